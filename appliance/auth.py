@@ -1,0 +1,93 @@
+"""Staff accounts (argon2id password hashes) and server-side sessions with a CSRF token.
+
+The session cookie holds a random token; the database holds only its SHA-256, so a copy
+of the database does not log anyone in. Logging out deletes the row: the cookie is dead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from appliance import store as q
+from appliance.errors import Conflict, Invalid
+from appliance.store import Store, now
+
+ROLES = ("admin", "jeweler")
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,40}$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash("not a real password, used to keep timing even")
+
+
+def create_user(store: Store, username: str, password: str, role: str = "jeweler") -> int:
+    """Add a staff account; Invalid or Conflict say what is wrong."""
+    if not _USERNAME.match(username or ""):
+        raise Invalid("username", "2-40 letters, digits, dots, dashes or underscores.")
+    if role not in ROLES:
+        raise Invalid("role", f"Role must be one of: {', '.join(ROLES)}.")
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid("password", f"Use at least {MIN_PASSWORD} characters.")
+    try:
+        with store.write() as db:
+            cursor = db.execute(q.INSERT_USER, {"username": username, "password_hash": _hasher.hash(password),
+                                                "role": role, "now": now()})
+            return cursor.lastrowid
+    except sqlite3.IntegrityError:
+        raise Conflict(f"A staff account named {username!r} already exists.") from None
+
+
+def authenticate(store: Store, username: str, password: str) -> dict | None:
+    """The user row when the password matches, else None (same work either way)."""
+    user = store.query_one(q.GET_USER_BY_NAME, {"username": username or ""})
+    try:
+        _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or user["disabled"]:
+        return None
+    if _hasher.check_needs_rehash(user["password_hash"]):
+        with store.write() as db:
+            db.execute(q.UPDATE_USER_PASSWORD, {"id": user["id"], "password_hash": _hasher.hash(password)})
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user_id: int, hours: int) -> tuple[str, str]:
+    """Create a session; returns (session token for the cookie, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires = datetime.now(timezone.utc) + timedelta(hours=hours)
+    with store.write() as db:
+        db.execute(q.DELETE_EXPIRED_SESSIONS, {"now": now()})
+        db.execute(q.INSERT_SESSION, {"token_hash": _digest(token), "user_id": user_id, "csrf_token": csrf,
+                                      "expires_at": expires.isoformat(timespec="microseconds"), "now": now()})
+    return token, csrf
+
+
+def session_user(store: Store, token: str | None) -> dict | None:
+    """The live session's user (with its csrf_token), or None."""
+    if not token:
+        return None
+    return store.query_one(q.GET_SESSION_USER, {"token_hash": _digest(token), "now": now()})
+
+
+def end_session(store: Store, token: str | None) -> None:
+    """Revoke the session: the cookie no longer works anywhere."""
+    if token:
+        with store.write() as db:
+            db.execute(q.DELETE_SESSION, {"token_hash": _digest(token)})
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of the session's CSRF token with the one sent."""
+    return bool(expected and given and hmac.compare_digest(expected, given))

@@ -1,0 +1,122 @@
+"""Typed settings: diamra.toml in the data folder, then DIAMRA_* environment variables.
+
+Settings are read once at startup (`load_settings`) and passed to whatever needs them;
+nothing else reads the environment or the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GENERATOR_CHOICES = ("auto", "sketch", "sdxl")
+WORKER_CHOICES = ("embedded", "external")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the appliance cannot run with; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    store_name: str = "Diamra Studio"
+    host: str = "0.0.0.0"
+    customer_port: int = 8080
+    staff_port: int = 8081
+    generator: str = "auto"
+    worker: str = "embedded"
+    # Jobs a single design may have waiting at once: one customer cannot fill the queue.
+    max_queued_per_design: int = 2
+    # How often a job may start before a crash-looping job is failed for good.
+    max_job_attempts: int = 2
+    session_hours: int = 12
+    secure_cookies: bool = False
+    max_body_bytes: int = 256 * 1024
+    image_size: int = 640
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "diamra.db"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+
+def default_data_dir() -> Path:
+    """`DIAMRA_DATA` if set, else `./data` in a checkout, else the installed location."""
+    if os.environ.get("DIAMRA_DATA"):
+        return Path(os.environ["DIAMRA_DATA"])
+    if Path("pyproject.toml").exists() or not Path("/var/lib/diamra").exists():
+        return Path("data")
+    return Path("/var/lib/diamra")
+
+
+_ENV_PREFIX = "DIAMRA_"
+
+
+def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
+    """Settings from `<data>/diamra.toml`, then DIAMRA_* variables, then `overrides`.
+
+    Unknown keys in the file are kept in `extra` so a newer file does not break an older
+    appliance; a value of the wrong type raises SettingsError naming the key.
+    """
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    values: dict = {}
+    toml_path = data / "diamra.toml"
+    if toml_path.exists():
+        try:
+            values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{toml_path}: {exc}") from exc
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    for key, raw in os.environ.items():
+        if key.startswith(_ENV_PREFIX) and key != "DIAMRA_DATA":
+            name = key[len(_ENV_PREFIX):].lower()
+            if name in known:
+                values[name] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+
+    extra = {k: v for k, v in values.items() if k not in known}
+    typed = {}
+    for name, value in values.items():
+        if name not in known or name in ("data_dir", "extra"):
+            continue
+        typed[name] = _coerce(name, value, known[name].type)
+    settings = Settings(data_dir=data, extra=extra, **typed)
+    if settings.generator not in GENERATOR_CHOICES:
+        raise SettingsError(f"generator must be one of {', '.join(GENERATOR_CHOICES)}, not {settings.generator!r}")
+    if settings.worker not in WORKER_CHOICES:
+        raise SettingsError(f"worker must be one of {', '.join(WORKER_CHOICES)}, not {settings.worker!r}")
+    for port_name in ("customer_port", "staff_port"):
+        port = getattr(settings, port_name)
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"{port_name} must be a TCP port (0-65535), not {port}")
+    return settings
+
+
+def _coerce(name: str, value, type_name: str):
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r} has an invalid value {value!r}") from exc

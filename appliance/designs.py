@@ -1,0 +1,159 @@
+"""Designs and their version tree of images.
+
+A design is created from the customer's words (parsed into a spec) and is addressed by an
+unguessable id, which is the customer's capability to see and change it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from appliance import store as q
+from appliance.descriptions import parse_description
+from appliance.errors import Invalid, NotFound
+from appliance.specs import Spec, field_errors
+from appliance.store import Store, now
+
+MAX_DESCRIPTION = 2000
+
+# Words that have no place in a jewelry design request; the studio declines politely.
+_REFUSED = re.compile(r"\b(nude|naked|nsfw|porn|gore|blood|swastika|kill|weapon|gun)\b", re.I)
+
+
+@dataclass
+class Design:
+    id: str
+    description: str
+    piece_type: str | None
+    spec: Spec
+    notes: list[str]
+    unplaced: list[str]
+    selected_image_id: str | None
+    created_at: str
+
+
+@dataclass
+class Image:
+    id: str
+    design_id: str
+    job_id: str | None
+    parent_id: str | None
+    instruction: str | None
+    path: str
+    seed: int
+    generator: str
+    label: str | None
+    round: int
+    width: int
+    height: int
+
+    @property
+    def url(self) -> str:
+        return f"/images/{self.id}.png"
+
+
+def new_id() -> str:
+    """An unguessable identifier (128 bits) used as a capability in URLs."""
+    return secrets.token_urlsafe(16)
+
+
+def check_description(description: str | None) -> str:
+    """The description trimmed, or Invalid naming the problem."""
+    text = (description or "").strip()
+    if not text:
+        raise Invalid("description", "Tell us what you would like: for example "
+                      "“14k rose gold ring with a 1.5 carat oval lab diamond, size 6”.")
+    if len(text) > MAX_DESCRIPTION:
+        raise Invalid("description", f"Please keep the description under {MAX_DESCRIPTION} characters "
+                      f"(it has {len(text)}).")
+    if _REFUSED.search(text):
+        raise Invalid("description", "We can only design jewelry here. Please describe the piece you have in mind.")
+    return text
+
+
+def create_design(store: Store, description: str, piece_type: str | None = None) -> Design:
+    """Parse the customer's words into a spec and store a new design."""
+    text = check_description(description)
+    try:
+        parsed = parse_description(text, piece_type)
+    except ValidationError as exc:
+        err = field_errors(exc)[0]
+        raise Invalid(err["field"], err["message"]) from None
+    nothing_placed = (not parsed.spec.stones and any("No metal" in n for n in parsed.notes)
+                      and any("No piece type" in n for n in parsed.notes))
+    if nothing_placed and not piece_type:
+        raise Invalid("description", "We could not find a piece of jewelry in that. Name the piece "
+                      "(ring, pendant, earrings, bracelet or necklace) and the metal or stones you like.")
+    design_id = new_id()
+    with store.write() as db:
+        db.execute(q.INSERT_DESIGN, {
+            "id": design_id, "description": text, "piece_type": piece_type,
+            "spec_json": parsed.spec.model_dump_json(), "notes_json": json.dumps(parsed.notes),
+            "unplaced_json": json.dumps(parsed.unplaced), "now": now(),
+        })
+    return get_design(store, design_id)
+
+
+def get_design(store: Store, design_id: str) -> Design:
+    """The design with this id, or NotFound."""
+    row = store.query_one(q.GET_DESIGN, {"id": design_id})
+    if row is None:
+        raise NotFound("No design with that id.")
+    return Design(
+        id=row["id"], description=row["description"], piece_type=row["piece_type"],
+        spec=Spec.model_validate_json(row["spec_json"]), notes=json.loads(row["notes_json"]),
+        unplaced=json.loads(row["unplaced_json"]), selected_image_id=row["selected_image_id"],
+        created_at=row["created_at"],
+    )
+
+
+def update_spec(store: Store, design_id: str, spec: Spec) -> Design:
+    """Store the customer's edited spec; later renders and quotes use it."""
+    get_design(store, design_id)
+    with store.write() as db:
+        db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": now()})
+    return get_design(store, design_id)
+
+
+def select_image(store: Store, design_id: str, image_id: str) -> Design:
+    """Mark the image the customer picked; it must belong to the design."""
+    image = get_image(store, image_id)
+    if image.design_id != design_id:
+        raise Invalid("image_id", "That image belongs to another design.")
+    with store.write() as db:
+        db.execute(q.SELECT_DESIGN_IMAGE, {"id": design_id, "image_id": image_id, "now": now()})
+    return get_design(store, design_id)
+
+
+def _image(row: dict) -> Image:
+    return Image(**{k: row[k] for k in Image.__dataclass_fields__})
+
+
+def images(store: Store, design_id: str) -> list[Image]:
+    """Every image of the design, round by round."""
+    return [_image(r) for r in store.query(q.IMAGES_FOR_DESIGN, {"design_id": design_id})]
+
+
+def get_image(store: Store, image_id: str) -> Image:
+    """The image with this id, or NotFound."""
+    row = store.query_one(q.GET_IMAGE, {"id": image_id})
+    if row is None:
+        raise NotFound("No image with that id.")
+    return _image(row)
+
+
+def lineage(store: Store, image_id: str) -> list[Image]:
+    """The chain of images from the first round down to this one."""
+    chain, seen = [], set()
+    current: str | None = image_id
+    while current and current not in seen:
+        seen.add(current)
+        image = get_image(store, current)
+        chain.append(image)
+        current = image.parent_id
+    return list(reversed(chain))

@@ -1,0 +1,181 @@
+"""The generation queue: persistent job rows that the web apps enqueue and cancel and a
+worker claims, reports progress on and finishes. Web and worker meet only here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from appliance import store as q
+from appliance.designs import get_design, get_image, new_id
+from appliance.errors import Conflict, Invalid, NotFound
+from appliance.store import Store, now
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGES_PER_ROUND = 4
+MAX_INSTRUCTION = 500
+
+
+@dataclass
+class Job:
+    id: str
+    design_id: str
+    instruction: str | None
+    parent_image_id: str | None
+    count: int
+    spec_json: str
+    status: str
+    progress: float
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    generator: str | None
+    created_at: str
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+def _job(row: dict) -> Job:
+    fields = {k: row[k] for k in Job.__dataclass_fields__}
+    fields["cancel_requested"] = bool(fields["cancel_requested"])
+    return Job(**fields)
+
+
+def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
+            parent_image_id: str | None = None, count: int = 4, max_waiting: int = 2) -> Job:
+    """Queue a round of `count` concepts for the design's current spec.
+
+    A design may have at most `max_waiting` rounds waiting or running, so one customer
+    cannot fill the queue in front of the others (Conflict when full).
+    """
+    design = get_design(store, design_id)
+    instruction = (instruction or "").strip() or None
+    if instruction and len(instruction) > MAX_INSTRUCTION:
+        raise Invalid("instruction", f"Please keep the instruction under {MAX_INSTRUCTION} characters.")
+    if not 1 <= count <= MAX_IMAGES_PER_ROUND:
+        raise Invalid("count", f"A round has 1 to {MAX_IMAGES_PER_ROUND} images.")
+    if parent_image_id:
+        try:
+            parent = get_image(store, parent_image_id)
+        except NotFound:
+            raise Invalid("parent_image_id", "No image with that id.") from None
+        if parent.design_id != design_id:
+            raise Invalid("parent_image_id", "That image belongs to another design.")
+    job_id = new_id()
+    with store.write() as db:
+        waiting = next(db.query(q.COUNT_OPEN_JOBS_FOR_DESIGN, {"design_id": design_id}))["n"]
+        if waiting >= max_waiting:
+            raise Conflict("This design already has a round being drawn; wait for it or cancel it first.")
+        db.execute(q.INSERT_JOB, {
+            "id": job_id, "design_id": design_id, "instruction": instruction,
+            "parent_image_id": parent_image_id, "count": count,
+            "spec_json": design.spec.model_dump_json(), "now": now(),
+        })
+    log.info("job %s queued for design %s (%d images)", job_id, design_id, count)
+    return get_job(store, job_id)
+
+
+def get_job(store: Store, job_id: str) -> Job:
+    """The job with this id, or NotFound."""
+    row = store.query_one(q.GET_JOB, {"id": job_id})
+    if row is None:
+        raise NotFound("No job with that id.")
+    return _job(row)
+
+
+def latest_job(store: Store, design_id: str) -> Job | None:
+    """The design's most recent job, if any."""
+    row = store.query_one(q.LATEST_JOB_FOR_DESIGN, {"design_id": design_id})
+    return _job(row) if row else None
+
+
+def position(store: Store, job: Job) -> int | None:
+    """How many jobs wait ahead of a queued job (0 = next); None once it has started."""
+    if job.status != "queued":
+        return None
+    return store.query_one(q.QUEUE_POSITION, {"id": job.id})["ahead"]
+
+
+def queue_length(store: Store) -> int:
+    """Jobs waiting or running."""
+    return store.query_one(q.QUEUE_LENGTH)["n"]
+
+
+def cancel(store: Store, job_id: str) -> Job:
+    """Cancel a job: a queued one at once, a running one at the worker's next step."""
+    job = get_job(store, job_id)
+    with store.write() as db:
+        db.execute(q.CANCEL_QUEUED_JOB, {"id": job_id, "now": now()})
+        db.execute(q.REQUEST_CANCEL, {"id": job_id})
+    log.info("job %s cancel requested (was %s)", job_id, job.status)
+    return get_job(store, job_id)
+
+
+def claim_next(store: Store, worker_id: str) -> Job | None:
+    """Atomically take the next queued job for this worker, or None when the queue is empty."""
+    with store.write() as db:
+        row = next(db.query(q.NEXT_QUEUED_JOB), None)
+        if row is None:
+            return None
+        db.execute(q.CLAIM_JOB, {"id": row["id"], "worker_id": worker_id, "now": now()})
+    return get_job(store, row["id"])
+
+
+def report_progress(store: Store, job_id: str, fraction: float) -> None:
+    """Record progress (0..1) and a heartbeat for a running job."""
+    with store.write() as db:
+        db.execute(q.JOB_PROGRESS, {"id": job_id, "progress": max(0.0, min(1.0, fraction)), "now": now()})
+
+
+def cancel_requested(store: Store, job_id: str) -> bool:
+    """Whether someone asked to cancel this job."""
+    row = store.query_one(q.JOB_CANCEL_REQUESTED, {"id": job_id})
+    return bool(row and row["cancel_requested"])
+
+
+def finish(store: Store, job_id: str, status: str, *, error: str | None = None,
+           generator: str | None = None, images: list[dict] = ()) -> None:
+    """Close a running job and, for a finished one, store its images in the same transaction."""
+    with store.write() as db:
+        for image in images:
+            db.execute(q.INSERT_IMAGE, {**image, "now": now()})
+        db.execute(q.FINISH_JOB, {"id": job_id, "status": status, "error": error,
+                                  "generator": generator, "now": now()})
+    log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
+
+
+def recover(store: Store, max_attempts: int) -> tuple[list[str], list[str]]:
+    """Deal with jobs a crash left running: requeue them, or fail those that already
+    started `max_attempts` times (they may be what crashed the worker). Returns
+    (requeued ids, failed ids)."""
+    requeued, failed = [], []
+    with store.write() as db:
+        for row in list(db.query(q.JOBS_LEFT_RUNNING)):
+            if row["attempts"] >= max_attempts or row["cancel_requested"]:
+                error = ("Cancelled." if row["cancel_requested"] else
+                         f"The generator stopped while drawing this {row['attempts']} times; not retrying.")
+                db.execute(q.FAIL_LEFT_RUNNING_JOB, {"id": row["id"], "error": error, "now": now()})
+                failed.append(row["id"])
+            else:
+                db.execute(q.REQUEUE_JOB, {"id": row["id"]})
+                requeued.append(row["id"])
+    for job_id in requeued:
+        log.info("job %s left running by a stopped worker; requeued", job_id)
+    for job_id in failed:
+        log.warning("job %s left running by a stopped worker; failed", job_id)
+    return requeued, failed
+
+
+def images_of(store: Store, job_id: str) -> list[dict]:
+    """Rows of the images a job produced."""
+    return store.query(q.IMAGES_FOR_JOB, {"job_id": job_id})
+
+
+def spec_of(job: Job) -> dict:
+    """The spec the job was queued with (the design may have changed since)."""
+    return json.loads(job.spec_json)

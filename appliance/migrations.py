@@ -1,0 +1,209 @@
+"""Schema versions. Each migration and its record are applied in one transaction, and a
+database that already holds data is backed up (online SQLite backup) before it changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "designs, jobs, images, orders, price books, staff", """
+CREATE TABLE designs (
+    id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    piece_type TEXT,
+    spec_json TEXT NOT NULL,
+    notes_json TEXT NOT NULL DEFAULT '[]',
+    unplaced_json TEXT NOT NULL DEFAULT '[]',
+    selected_image_id TEXT REFERENCES images(id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    design_id TEXT NOT NULL REFERENCES designs(id) ON DELETE CASCADE,
+    instruction TEXT,
+    parent_image_id TEXT REFERENCES images(id),
+    count INTEGER NOT NULL CHECK (count BETWEEN 1 AND 8),
+    spec_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    progress REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    worker_id TEXT,
+    generator TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    heartbeat_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX jobs_by_status ON jobs (status, created_at);
+CREATE INDEX jobs_by_design ON jobs (design_id, started_at);
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    design_id TEXT NOT NULL REFERENCES designs(id) ON DELETE CASCADE,
+    job_id TEXT REFERENCES jobs(id),
+    parent_id TEXT REFERENCES images(id),
+    instruction TEXT,
+    path TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    generator TEXT NOT NULL,
+    label TEXT,
+    round INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    spec_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX images_by_design ON images (design_id, round);
+CREATE INDEX images_by_job ON images (job_id);
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY,
+    generator TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+CREATE TABLE price_books (
+    version INTEGER PRIMARY KEY AUTOINCREMENT,
+    book_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT
+);
+CREATE TABLE orders (
+    number INTEGER PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
+    design_id TEXT NOT NULL REFERENCES designs(id),
+    status TEXT NOT NULL CHECK (status IN ('submitted', 'accepted', 'changes_requested', 'declined',
+                                           'in_production', 'ready', 'completed', 'cancelled')),
+    customer_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    phone TEXT,
+    notes TEXT,
+    current_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX orders_by_created ON orders (created_at);
+CREATE INDEX orders_by_status ON orders (status, created_at);
+CREATE TABLE order_versions (
+    order_number INTEGER NOT NULL REFERENCES orders(number),
+    version INTEGER NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    description TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    quote_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (order_number, version)
+);
+-- The quote an order was placed with is a promise: it never changes afterwards.
+CREATE TRIGGER order_versions_are_immutable BEFORE UPDATE ON order_versions
+BEGIN SELECT RAISE(ABORT, 'order versions are immutable'); END;
+CREATE TRIGGER order_versions_are_kept BEFORE DELETE ON order_versions
+BEGIN SELECT RAISE(ABORT, 'order versions are immutable'); END;
+CREATE TABLE order_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_number INTEGER NOT NULL REFERENCES orders(number),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'message')),
+    from_status TEXT,
+    to_status TEXT,
+    body TEXT,
+    actor TEXT NOT NULL CHECK (actor IN ('customer', 'staff', 'system')),
+    actor_name TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX order_events_by_order ON order_events (order_number, id);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'jeweler')),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+"""),
+]
+
+_CREATE_RECORD = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
+"""
+_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+_RECORD = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The highest migration applied to this database (0 for a new one)."""
+    conn.execute(_CREATE_RECORD)
+    return conn.execute(_CURRENT_VERSION).fetchone()[0]
+
+
+def migrate(database: Path, backups_dir: Path) -> list[int]:
+    """Bring the database to the newest schema; returns the versions applied.
+
+    An existing database is copied with SQLite's online backup into `backups_dir` first,
+    so a failed upgrade can be rolled back by hand.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    existed = database.exists() and database.stat().st_size > 0
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = current_version(conn)
+        pending = [m for m in MIGRATIONS if m[0] > version]
+        if not pending:
+            return []
+        if existed and version > 0:
+            backups_dir.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            target = backups_dir / f"pre-migration-v{version}-{stamp}.db"
+            with sqlite3.connect(target) as copy:
+                conn.backup(copy)
+            copy.close()
+            log.info("backed up database before migrating: %s", target)
+        applied = []
+        for number, name, sql in pending:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(_RECORD, (number, name, datetime.now(timezone.utc).isoformat()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("applied migration %d: %s", number, name)
+            applied.append(number)
+        return applied
+    finally:
+        conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, buffer = [], ""
+    for line in sql.strip().splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

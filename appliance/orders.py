@@ -1,0 +1,240 @@
+"""Orders: placing one from a design, the status state machine, and the timeline of
+events (every transition and every message, with who and when).
+
+The customer follows an order through its unguessable token; staff address it by number.
+Each version of an order keeps an immutable snapshot of its image, spec and quote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from appliance import store as q
+from appliance.designs import Design, get_image
+from appliance.errors import Conflict, Invalid, NotFound
+from appliance.pricing import Quote
+from appliance.store import Store, now
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = {
+    "submitted": "Received — waiting for the jeweler",
+    "accepted": "Accepted",
+    "changes_requested": "Changes requested",
+    "declined": "Declined",
+    "in_production": "In production",
+    "ready": "Ready for pickup",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+# Who may move an order from one status to another. Resubmission after a change request
+# is the customer's own action (`resubmit`), not a staff transition.
+TRANSITIONS: dict[str, set[str]] = {
+    "submitted": {"accepted", "changes_requested", "declined", "cancelled"},
+    "changes_requested": {"cancelled"},
+    "accepted": {"in_production", "cancelled"},
+    "in_production": {"ready", "cancelled"},
+    "ready": {"completed", "cancelled"},
+    "declined": set(),
+    "completed": set(),
+    "cancelled": set(),
+}
+OPEN_STATUSES = {s for s, targets in TRANSITIONS.items() if targets}
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^[0-9+()./ -]{5,40}$")
+MAX_MESSAGE = 4000
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str
+    phone: str | None = None
+    notes: str | None = None
+
+
+def check_contact(name: str | None, email: str | None, phone: str | None, notes: str | None) -> Contact:
+    """Validated contact details, or Invalid naming the first field to fix."""
+    name = (name or "").strip()
+    email = (email or "").strip()
+    phone = (phone or "").strip() or None
+    notes = (notes or "").strip() or None
+    if not name:
+        raise Invalid("name", "Please tell us your name.")
+    if len(name) > 120:
+        raise Invalid("name", "Please keep the name under 120 characters.")
+    if not email:
+        raise Invalid("email", "Please give an e-mail address so the jeweler can reach you.")
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise Invalid("email", "That does not look like an e-mail address (name@example.com).")
+    if phone and not _PHONE.match(phone):
+        raise Invalid("phone", "A phone number has digits, spaces and + ( ) - only.")
+    if notes and len(notes) > 2000:
+        raise Invalid("notes", "Please keep the notes under 2000 characters.")
+    return Contact(name, email, phone, notes)
+
+
+def place_order(store: Store, design: Design, image_id: str, contact: Contact, quote: Quote) -> dict:
+    """Turn a design and its chosen image into a submitted order with a quote snapshot."""
+    try:
+        image = get_image(store, image_id)
+    except NotFound:
+        raise Invalid("image_id", "Pick one of the concept images for your order.") from None
+    if image.design_id != design.id:
+        raise Invalid("image_id", "That image belongs to another design.")
+    token = secrets.token_urlsafe(24)
+    with store.write() as db:
+        number = next(db.query(q.NEXT_ORDER_NUMBER))["number"]
+        stamp = now()
+        db.execute(q.INSERT_ORDER, {
+            "number": number, "token": token, "design_id": design.id, "customer_name": contact.name,
+            "email": contact.email, "phone": contact.phone, "notes": contact.notes, "now": stamp,
+        })
+        db.execute(q.INSERT_ORDER_VERSION, {
+            "number": number, "version": 1, "image_id": image_id, "description": design.description,
+            "spec_json": design.spec.model_dump_json(), "quote_json": json.dumps(quote.staff()), "now": stamp,
+        })
+        db.execute(q.INSERT_ORDER_EVENT, {
+            "number": number, "kind": "status", "from_status": None, "to_status": "submitted",
+            "body": contact.notes, "actor": "customer", "actor_name": contact.name, "now": stamp,
+        })
+    log.info("order %s placed for design %s", number, design.id)
+    return get_order(store, number=number)
+
+
+def get_order(store: Store, *, number: int | None = None, token: str | None = None) -> dict:
+    """The order with its versions and events, by staff number or customer token."""
+    if token is not None:
+        row = store.query_one(q.GET_ORDER_BY_TOKEN, {"token": token})
+    else:
+        row = store.query_one(q.GET_ORDER_BY_NUMBER, {"number": number})
+    if row is None:
+        raise NotFound("No order with that reference.")
+    order = dict(row)
+    order["versions"] = [
+        {**v, "spec": json.loads(v["spec_json"]), "quote": json.loads(v["quote_json"])}
+        for v in store.query(q.ORDER_VERSIONS, {"number": order["number"]})
+    ]
+    order["current"] = order["versions"][-1]
+    order["events"] = store.query(q.ORDER_EVENTS, {"number": order["number"]})
+    order["status_label"] = STATUS_LABELS[order["status"]]
+    return order
+
+
+def list_orders(store: Store, status: str | None = None, limit: int = 200) -> list[dict]:
+    """The inbox: newest first, optionally one status only."""
+    if status is not None and status not in STATUS_LABELS:
+        raise Invalid("status", f"Unknown status; choose one of: {', '.join(STATUS_LABELS)}.")
+    rows = store.query(q.LIST_ORDERS, {"status": status, "limit": limit})
+    for row in rows:
+        row["quote"] = json.loads(row.pop("quote_json"))
+        row["spec"] = json.loads(row.pop("spec_json"))
+        row["status_label"] = STATUS_LABELS[row["status"]]
+    return rows
+
+
+def _message_body(body: str | None, field: str = "body", required: bool = True) -> str | None:
+    body = (body or "").strip()
+    if not body:
+        if required:
+            raise Invalid(field, "Please write a message.")
+        return None
+    if len(body) > MAX_MESSAGE:
+        raise Invalid(field, f"Please keep the message under {MAX_MESSAGE} characters.")
+    return body
+
+
+def transition(store: Store, number: int, to_status: str, *, actor_name: str,
+               body: str | None = None, body_field: str = "note", body_required: bool = False) -> dict:
+    """Move an order to `to_status` if the state machine allows it, recording the event."""
+    if to_status not in STATUS_LABELS:
+        raise Invalid("status", f"Unknown status; choose one of: {', '.join(STATUS_LABELS)}.")
+    body = _message_body(body, body_field, body_required)
+    order = get_order(store, number=number)
+    if to_status not in TRANSITIONS[order["status"]]:
+        raise Conflict(f"An order that is {STATUS_LABELS[order['status']].lower()} cannot become "
+                       f"{STATUS_LABELS[to_status].lower()}.")
+    with store.write() as db:
+        stamp = now()
+        changed = db.execute(q.UPDATE_ORDER_STATUS, {"number": number, "from_status": order["status"],
+                                                     "to_status": to_status, "now": stamp}).rowcount
+        if changed != 1:
+            raise Conflict("The order changed while you were looking at it; reload and try again.")
+        db.execute(q.INSERT_ORDER_EVENT, {
+            "number": number, "kind": "status", "from_status": order["status"], "to_status": to_status,
+            "body": body, "actor": "staff", "actor_name": actor_name, "now": stamp,
+        })
+    log.info("order %s %s -> %s by %s", number, order["status"], to_status, actor_name)
+    return get_order(store, number=number)
+
+
+def add_message(store: Store, number: int, body: str | None, *, actor: str, actor_name: str) -> dict:
+    """Add a message from the customer or staff to the order's timeline."""
+    body = _message_body(body)
+    get_order(store, number=number)
+    with store.write() as db:
+        stamp = now()
+        db.execute(q.INSERT_ORDER_EVENT, {
+            "number": number, "kind": "message", "from_status": None, "to_status": None,
+            "body": body, "actor": actor, "actor_name": actor_name, "now": stamp,
+        })
+        db.execute(q.TOUCH_ORDER, {"number": number, "now": stamp})
+    return get_order(store, number=number)
+
+
+def resubmit(store: Store, token: str, design: Design, image_id: str, quote: Quote, note: str | None = None) -> dict:
+    """The customer's revision after a change request: a new version, back to submitted."""
+    order = get_order(store, token=token)
+    if order["status"] != "changes_requested":
+        raise Conflict("Only an order whose changes were requested can be revised.")
+    if order["design_id"] != design.id:
+        raise Invalid("design_id", "That design belongs to another order.")
+    try:
+        image = get_image(store, image_id)
+    except NotFound:
+        raise Invalid("image_id", "Pick one of the concept images for your revision.") from None
+    if image.design_id != design.id:
+        raise Invalid("image_id", "That image belongs to another design.")
+    note = _message_body(note, "note", required=False)
+    version = order["current_version"] + 1
+    with store.write() as db:
+        stamp = now()
+        db.execute(q.INSERT_ORDER_VERSION, {
+            "number": order["number"], "version": version, "image_id": image_id,
+            "description": design.description, "spec_json": design.spec.model_dump_json(),
+            "quote_json": json.dumps(quote.staff()), "now": stamp,
+        })
+        if db.execute(q.BUMP_ORDER_VERSION, {"number": order["number"], "version": version, "now": stamp}).rowcount != 1:
+            raise Conflict("The order changed while you were revising it; reload and try again.")
+        db.execute(q.INSERT_ORDER_EVENT, {
+            "number": order["number"], "kind": "status", "from_status": "changes_requested",
+            "to_status": "submitted", "body": note or f"Revised design (version {version}).",
+            "actor": "customer", "actor_name": order["customer_name"], "now": stamp,
+        })
+    log.info("order %s resubmitted as version %d", order["number"], version)
+    return get_order(store, token=token)
+
+
+def public_view(order: dict) -> dict:
+    """What the customer's private page and API show: no cost, no margin."""
+    current = order["current"]
+    quote = {k: v for k, v in current["quote"].items() if k not in ("cost_total", "margin", "margin_pct")}
+    quote["lines"] = [{k: v for k, v in line.items() if k not in ("cost", "margin")} for line in quote["lines"]]
+    return {
+        "number": order["number"], "status": order["status"], "status_label": order["status_label"],
+        "version": order["current_version"], "quote": quote,
+        "image": {"id": current["image_id"], "url": f"/images/{current['image_id']}.png"},
+        "design_id": order["design_id"],
+        "events": [
+            {"kind": e["kind"], "from_status": e["from_status"], "to_status": e["to_status"], "body": e["body"],
+             "actor": e["actor"], "actor_name": e["actor_name"] if e["actor"] != "staff" else "Jeweler",
+             "created_at": e["created_at"]}
+            for e in order["events"]
+        ],
+    }

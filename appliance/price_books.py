@@ -1,0 +1,47 @@
+"""The store's price book: versioned; each save makes a new version and every quote says
+which version priced it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from appliance import store as q
+from appliance.errors import Invalid
+from appliance.pricing import DEFAULT_PRICE_BOOK, PriceBookError, Quote, quote, validate_price_book
+from appliance.specs import Spec
+from appliance.store import Store, now
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    version: int
+    book: dict
+    created_at: str
+    created_by: str | None
+
+
+def current(store: Store) -> PriceBook:
+    """The newest price book; the built-in defaults are saved as version 1 on first use."""
+    row = store.query_one(q.LATEST_PRICE_BOOK)
+    if row is None:
+        save(store, DEFAULT_PRICE_BOOK, created_by="defaults")
+        row = store.query_one(q.LATEST_PRICE_BOOK)
+    return PriceBook(row["version"], json.loads(row["book_json"]), row["created_at"], row["created_by"])
+
+
+def save(store: Store, book: dict, created_by: str | None) -> PriceBook:
+    """Validate and store a new version; Invalid names the offending entry."""
+    try:
+        clean = validate_price_book(book)
+    except PriceBookError as exc:
+        raise Invalid(exc.field, exc.message) from None
+    with store.write() as db:
+        db.execute(q.INSERT_PRICE_BOOK, {"book_json": json.dumps(clean), "created_by": created_by, "now": now()})
+    return current(store)
+
+
+def quote_spec(store: Store, spec: Spec) -> Quote:
+    """Price a spec with the store's current price book, recording the version used."""
+    book = current(store)
+    return quote(spec, book.book, version=book.version)

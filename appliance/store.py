@@ -1,0 +1,225 @@
+"""The only module with SQL. Named query constants, one connection per thread, WAL, and one
+write path: every write runs inside BEGIN IMMEDIATE, so writers queue instead of failing
+half-way.
+
+Domain modules call `store.write()` / `store.query()` with the constants defined here;
+tests can `EXPLAIN QUERY PLAN` the exact production query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+
+def now() -> str:
+    """The current UTC time as the ISO string every table stores."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store:
+    """A SQLite database file: thread-local connections, reads and the one write path."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def connection(self) -> sqlite_utils.Database:
+        """This thread's connection, opened with WAL, foreign keys and a busy timeout."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=15)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=15000")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+            with self._lock:
+                self._all.append(conn)
+        return db
+
+    def query(self, sql: str, params: dict | tuple = ()) -> list[dict]:
+        """All rows of a read query, as dicts."""
+        return list(self.connection().query(sql, params))
+
+    def query_one(self, sql: str, params: dict | tuple = ()) -> dict | None:
+        """The first row of a read query, or None."""
+        rows = self.connection().query(sql, params)
+        return next(iter(rows), None)
+
+    @contextmanager
+    def write(self):
+        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error."""
+        db = self.connection()
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this store opened, in any thread."""
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+# ---------------------------------------------------------------- designs and images
+
+INSERT_DESIGN = """
+INSERT INTO designs (id, description, piece_type, spec_json, notes_json, unplaced_json, created_at, updated_at)
+VALUES (:id, :description, :piece_type, :spec_json, :notes_json, :unplaced_json, :now, :now)
+"""
+GET_DESIGN = "SELECT * FROM designs WHERE id = :id"
+UPDATE_DESIGN_SPEC = "UPDATE designs SET spec_json = :spec_json, updated_at = :now WHERE id = :id"
+SELECT_DESIGN_IMAGE = "UPDATE designs SET selected_image_id = :image_id, updated_at = :now WHERE id = :id"
+
+INSERT_IMAGE = """
+INSERT INTO images (id, design_id, job_id, parent_id, instruction, path, seed, generator, label,
+                    round, width, height, spec_json, created_at)
+VALUES (:id, :design_id, :job_id, :parent_id, :instruction, :path, :seed, :generator, :label,
+        :round, :width, :height, :spec_json, :now)
+"""
+# Every image of a design, oldest round first: the version tree in display order.
+IMAGES_FOR_DESIGN = "SELECT * FROM images WHERE design_id = :design_id ORDER BY round, created_at"
+GET_IMAGE = "SELECT * FROM images WHERE id = :id"
+IMAGES_FOR_JOB = "SELECT * FROM images WHERE job_id = :job_id ORDER BY created_at"
+LAST_ROUND_FOR_DESIGN = "SELECT COALESCE(MAX(round), 0) AS round FROM images WHERE design_id = :design_id"
+
+# ---------------------------------------------------------------- generation jobs
+
+INSERT_JOB = """
+INSERT INTO jobs (id, design_id, instruction, parent_image_id, count, spec_json, status, created_at)
+VALUES (:id, :design_id, :instruction, :parent_image_id, :count, :spec_json, 'queued', :now)
+"""
+GET_JOB = "SELECT * FROM jobs WHERE id = :id"
+LATEST_JOB_FOR_DESIGN = "SELECT * FROM jobs WHERE design_id = :design_id ORDER BY created_at DESC LIMIT 1"
+COUNT_OPEN_JOBS_FOR_DESIGN = """
+SELECT COUNT(*) AS n FROM jobs WHERE design_id = :design_id AND status IN ('queued', 'running')
+"""
+# The next job to run: designs never served first, then the least recently served design,
+# then the oldest job. With the per-design cap on waiting jobs, no customer starves another.
+NEXT_QUEUED_JOB = """
+SELECT j.id FROM jobs AS j
+WHERE j.status = 'queued'
+ORDER BY (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id) IS NOT NULL,
+         (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id),
+         j.created_at
+LIMIT 1
+"""
+CLAIM_JOB = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = :worker_id,
+       started_at = :now, heartbeat_at = :now, progress = 0
+WHERE id = :id AND status = 'queued'
+"""
+JOB_PROGRESS = "UPDATE jobs SET progress = :progress, heartbeat_at = :now WHERE id = :id AND status = 'running'"
+FINISH_JOB = """
+UPDATE jobs SET status = :status, progress = CASE WHEN :status = 'done' THEN 1 ELSE progress END,
+       error = :error, generator = :generator, finished_at = :now
+WHERE id = :id AND status = 'running'
+"""
+CANCEL_QUEUED_JOB = "UPDATE jobs SET status = 'cancelled', finished_at = :now WHERE id = :id AND status = 'queued'"
+REQUEST_CANCEL = "UPDATE jobs SET cancel_requested = 1 WHERE id = :id AND status = 'running'"
+JOB_CANCEL_REQUESTED = "SELECT cancel_requested FROM jobs WHERE id = :id"
+JOBS_LEFT_RUNNING = "SELECT * FROM jobs WHERE status = 'running'"
+REQUEUE_JOB = "UPDATE jobs SET status = 'queued', worker_id = NULL, progress = 0 WHERE id = :id AND status = 'running'"
+FAIL_LEFT_RUNNING_JOB = """
+UPDATE jobs SET status = 'failed', error = :error, finished_at = :now WHERE id = :id AND status = 'running'
+"""
+# Jobs waiting ahead of this one (0 = it is next).
+QUEUE_POSITION = """
+SELECT COUNT(*) AS ahead FROM jobs
+WHERE status = 'queued' AND created_at < (SELECT created_at FROM jobs WHERE id = :id)
+"""
+QUEUE_LENGTH = "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
+
+UPSERT_WORKER = """
+INSERT INTO workers (id, generator, reason, started_at, heartbeat_at)
+VALUES (:id, :generator, :reason, :now, :now)
+ON CONFLICT(id) DO UPDATE SET generator = :generator, reason = :reason, heartbeat_at = :now
+"""
+WORKER_HEARTBEAT = "UPDATE workers SET heartbeat_at = :now WHERE id = :id"
+LATEST_WORKER = "SELECT * FROM workers ORDER BY heartbeat_at DESC LIMIT 1"
+
+# ---------------------------------------------------------------- price books
+
+LATEST_PRICE_BOOK = "SELECT * FROM price_books ORDER BY version DESC LIMIT 1"
+GET_PRICE_BOOK = "SELECT * FROM price_books WHERE version = :version"
+INSERT_PRICE_BOOK = """
+INSERT INTO price_books (book_json, created_at, created_by) VALUES (:book_json, :now, :created_by)
+"""
+
+# ---------------------------------------------------------------- orders
+
+NEXT_ORDER_NUMBER = "SELECT COALESCE(MAX(number), 1000) + 1 AS number FROM orders"
+INSERT_ORDER = """
+INSERT INTO orders (number, token, design_id, status, customer_name, email, phone, notes,
+                    current_version, created_at, updated_at)
+VALUES (:number, :token, :design_id, 'submitted', :customer_name, :email, :phone, :notes, 1, :now, :now)
+"""
+INSERT_ORDER_VERSION = """
+INSERT INTO order_versions (order_number, version, image_id, description, spec_json, quote_json, created_at)
+VALUES (:number, :version, :image_id, :description, :spec_json, :quote_json, :now)
+"""
+INSERT_ORDER_EVENT = """
+INSERT INTO order_events (order_number, kind, from_status, to_status, body, actor, actor_name, created_at)
+VALUES (:number, :kind, :from_status, :to_status, :body, :actor, :actor_name, :now)
+"""
+UPDATE_ORDER_STATUS = """
+UPDATE orders SET status = :to_status, updated_at = :now WHERE number = :number AND status = :from_status
+"""
+BUMP_ORDER_VERSION = """
+UPDATE orders SET current_version = :version, status = 'submitted', updated_at = :now
+WHERE number = :number AND status = 'changes_requested'
+"""
+TOUCH_ORDER = "UPDATE orders SET updated_at = :now WHERE number = :number"
+GET_ORDER_BY_TOKEN = "SELECT * FROM orders WHERE token = :token"
+GET_ORDER_BY_NUMBER = "SELECT * FROM orders WHERE number = :number"
+# The inbox: newest first, with the current version's image for the thumbnail.
+LIST_ORDERS = """
+SELECT o.*, v.image_id, v.quote_json, v.spec_json FROM orders AS o
+JOIN order_versions AS v ON v.order_number = o.number AND v.version = o.current_version
+WHERE (:status IS NULL OR o.status = :status)
+ORDER BY o.created_at DESC
+LIMIT :limit
+"""
+ORDER_VERSIONS = "SELECT * FROM order_versions WHERE order_number = :number ORDER BY version"
+ORDER_EVENTS = "SELECT * FROM order_events WHERE order_number = :number ORDER BY id"
+
+# ---------------------------------------------------------------- staff accounts
+
+INSERT_USER = """
+INSERT INTO users (username, password_hash, role, created_at) VALUES (:username, :password_hash, :role, :now)
+"""
+GET_USER_BY_NAME = "SELECT * FROM users WHERE username = :username"
+GET_USER = "SELECT * FROM users WHERE id = :id"
+UPDATE_USER_PASSWORD = "UPDATE users SET password_hash = :password_hash WHERE id = :id"
+INSERT_SESSION = """
+INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+VALUES (:token_hash, :user_id, :csrf_token, :now, :expires_at)
+"""
+# A live session and its user; expired sessions and disabled users never match.
+GET_SESSION_USER = """
+SELECT s.token_hash, s.csrf_token, s.expires_at, u.id AS user_id, u.username, u.role
+FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+WHERE s.token_hash = :token_hash AND s.expires_at > :now AND u.disabled = 0
+"""
+DELETE_SESSION = "DELETE FROM sessions WHERE token_hash = :token_hash"
+DELETE_EXPIRED_SESSIONS = "DELETE FROM sessions WHERE expires_at <= :now"

@@ -1,0 +1,143 @@
+"""The generation worker: claim a job, hand it to the generator, store the images.
+
+It runs as a thread inside `diamra serve` or as its own process (`diamra worker`); either
+way it meets the web apps only through job rows and image files. It never imports a
+generator backend: the composition root (cli.py) hands it one, with the request type.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from appliance import designs, jobs
+from appliance import store as q
+from appliance.specs import Spec
+from appliance.store import Store, now
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, store: Store, generator, images_dir: Path, *, new_request, generator_reason: str = "",
+                 max_attempts: int = 2, image_size: int = 640, poll_seconds: float = 0.25):
+        self.store = store
+        self.generator = generator
+        self.images_dir = Path(images_dir)
+        self.new_request = new_request
+        self.generator_reason = generator_reason
+        self.max_attempts = max_attempts
+        self.image_size = image_size
+        self.poll_seconds = poll_seconds
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start_up(self) -> None:
+        """Clean up after a crash, announce this worker, then load the generator."""
+        jobs.recover(self.store, self.max_attempts)
+        with self.store.write() as db:
+            db.execute(q.UPSERT_WORKER, {"id": self.id, "generator": self.generator.name,
+                                         "reason": self.generator_reason, "now": now()})
+        self.generator.load()
+        log.info("worker %s ready with the %s generator (%s)", self.id, self.generator.name, self.generator_reason)
+
+    def run_once(self) -> bool:
+        """Run the next queued job, if any; returns whether there was one."""
+        job = jobs.claim_next(self.store, self.id)
+        if job is None:
+            with self.store.write() as db:
+                db.execute(q.WORKER_HEARTBEAT, {"id": self.id, "now": now()})
+            return False
+        self._run(job)
+        return True
+
+    def run_forever(self) -> None:
+        """Drain the queue until stopped, polling when it is empty."""
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a bug in one job must not stop the shop's worker
+                log.exception("worker loop error")
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_seconds)
+
+    def start_thread(self) -> threading.Thread:
+        """Start up and run in a daemon thread (the embedded worker)."""
+        self.start_up()
+        self._thread = threading.Thread(target=self.run_forever, name="diamra-worker", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 10) -> None:
+        """Ask the loop to stop after the current job and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, job: jobs.Job) -> None:
+        log.info("job %s started (design %s, attempt %d)", job.id, job.design_id, job.attempts)
+        design = designs.get_design(self.store, job.design_id)
+        spec = Spec.model_validate_json(job.spec_json)
+        parent = None
+        if job.parent_image_id:
+            parent_row = designs.get_image(self.store, job.parent_image_id)
+            parent = Image.open(self.images_dir / parent_row.path).convert("RGB")
+        seeds = [secrets.randbelow(2**31) for _ in range(job.count)]
+        request = self.new_request(spec=spec, description=design.description, count=job.count, seeds=seeds,
+                                   instruction=job.instruction, parent_image=parent,
+                                   width=self.image_size, height=self.image_size)
+        try:
+            result = self.generator.generate(
+                request,
+                on_progress=lambda fraction: jobs.report_progress(self.store, job.id, fraction * 0.95),
+                is_cancelled=lambda: jobs.cancel_requested(self.store, job.id),
+            )
+        except Exception as exc:
+            if jobs.cancel_requested(self.store, job.id):
+                jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
+                return
+            log.exception("job %s failed in the %s generator", job.id, self.generator.name)
+            jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
+                        error=f"The image generator failed: {exc}. Please try again.")
+            return
+        if jobs.cancel_requested(self.store, job.id):
+            jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
+            return
+        self._store_images(job, spec, result)
+
+    def _store_images(self, job: jobs.Job, spec: Spec, result) -> None:
+        round_number = self.store.query_one(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id})["round"] + 1
+        folder = self.images_dir / job.design_id
+        folder.mkdir(parents=True, exist_ok=True)
+        rows, written = [], []
+        try:
+            for index, (image, seed) in enumerate(zip(result.images, result.seeds)):
+                image_id = designs.new_id()
+                relative = f"{job.design_id}/{image_id}.png"
+                partial = folder / f".{image_id}.png.part"
+                image.save(partial, format="PNG", optimize=False)
+                os.replace(partial, self.images_dir / relative)
+                written.append(self.images_dir / relative)
+                rows.append({
+                    "id": image_id, "design_id": job.design_id, "job_id": job.id,
+                    "parent_id": job.parent_image_id, "instruction": job.instruction, "path": relative,
+                    "seed": seed, "generator": self.generator.name,
+                    "label": result.labels[index] if index < len(result.labels) else None,
+                    "round": round_number, "width": image.width, "height": image.height,
+                    "spec_json": spec.model_dump_json(),
+                })
+            jobs.finish(self.store, job.id, "done", generator=self.generator.name, images=rows)
+        except Exception as exc:
+            for path in written:  # nothing half-stored: no rows means no files either
+                path.unlink(missing_ok=True)
+            log.exception("job %s: storing images failed", job.id)
+            jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
+                        error=f"Could not store the images: {exc}.")

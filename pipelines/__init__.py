@@ -1,0 +1,1 @@
+"""Image generators. The only package allowed to import torch or diffusers."""

@@ -1,0 +1,1 @@
+"""The customer app and the staff app (FastAPI, Jinja2, HTMX)."""

@@ -1,0 +1,150 @@
+"""The two FastAPI apps and what they share: templates, static files, security headers,
+body-size limits, and the one mapping from domain errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from appliance.config import Settings
+from appliance.errors import Conflict, Invalid, NotFound
+from appliance.store import Store
+
+HERE = Path(__file__).parent
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+HTMX_CONFIG = json.dumps({
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "selfRequestsOnly": True,
+    # Swap 422 responses too: they carry the form with the message beside the field.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "422", "swap": True},
+        {"code": "409", "swap": True},
+        {"code": "[45]..", "swap": False, "error": True},
+    ],
+})
+
+
+def money(value, currency: str = "USD") -> str:
+    """'1234.5' -> '$1,234.50' (or '1,234.50 EUR' for currencies without a symbol here)."""
+    from decimal import Decimal
+    amount = Decimal(str(value))
+    symbol = {"USD": "$", "CAD": "$", "AUD": "$", "EUR": "€", "GBP": "£"}.get(currency)
+    text = f"{amount:,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["money"] = money
+    templates.env.globals["htmx_config"] = HTMX_CONFIG
+    return templates
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether HTMX sent the request (it wants a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error_body(field: str, message: str) -> dict:
+    return {"detail": [{"loc": ["body", *field.split(".")], "field": field, "msg": message, "type": "value_error"}]}
+
+
+def _base_app(settings: Settings, store: Store, title: str, description: str) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.templates = _templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse({"detail": f"Request too large (limit {settings.max_body_bytes} bytes)."},
+                                status_code=413)
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        # Order and design URLs are capabilities: never leak them in a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        if wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"title": "Not found", "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(Invalid)
+    async def invalid(request: Request, exc: Invalid):
+        if wants_json(request):
+            return JSONResponse(_error_body(exc.field, exc.message), status_code=422)
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"title": "Please check", "message": exc.message}, status_code=422)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict):
+        if wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"title": "Not now", "message": str(exc)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError):
+        details = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            field = ".".join(p for p in loc if p not in ("body", "query", "path"))
+            details.append({"loc": loc, "field": field, "msg": err.get("msg", "").removeprefix("Value error, "),
+                            "type": err.get("type", "value_error")})
+        return JSONResponse({"detail": details}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if wants_json(request) or exc.status_code in (401, 403) and request.method != "GET":
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"title": "Sorry", "message": exc.detail}, status_code=exc.status_code,
+            headers=exc.headers)
+
+    return app
+
+
+def create_customer_app(settings: Settings, store: Store) -> FastAPI:
+    """The customer-facing studio (the only app a tunnel should expose)."""
+    from web import customer
+    app = _base_app(settings, store, "Diamra customer API",
+                    "Design a piece, see concepts, get a quote and place an order.")
+    app.include_router(customer.pages)
+    app.include_router(customer.api)
+    return app
+
+
+def create_staff_app(settings: Settings, store: Store) -> FastAPI:
+    """The jeweler's dashboard (LAN only; every route but login requires a session)."""
+    from web import staff
+    app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.")
+    app.include_router(staff.pages)
+    app.include_router(staff.api)
+    return app

@@ -1,0 +1,102 @@
+"""The materials panel: the spec as an HTML form and back, with errors keyed by the form
+field they belong to."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from appliance import catalog
+from appliance.specs import Spec, field_errors
+
+MAX_GROUPS = 6
+
+
+def form_name(field: str) -> str:
+    """'stones.0.length_mm' -> 'stones-0-length_mm' (the input's name attribute)."""
+    return field.replace(".", "-")
+
+
+def spec_from_form(form, current: Spec) -> tuple[dict, bool]:
+    """The submitted panel as spec data, and whether its shape changed (a stone group
+    added or removed, or the piece type switched) so the whole panel must be redrawn."""
+    def value(name: str, default=None):
+        raw = form.get(name)
+        return default if raw is None or str(raw).strip() == "" else str(raw).strip()
+
+    data: dict = {
+        "piece_type": value("piece_type", current.piece_type),
+        "metal": value("metal", current.metal),
+        "ring_size": value("ring_size", current.ring_size),
+        "band_width_mm": value("band_width_mm", current.band_width_mm),
+        "band_thickness_mm": value("band_thickness_mm", current.band_thickness_mm),
+        "profile": value("profile", current.profile),
+        "finish": value("finish", current.finish),
+        "chain_length_mm": value("chain_length_mm", current.chain_length_mm),
+        "stones": [],
+    }
+    structural = data["piece_type"] != current.piece_type
+    for i in range(MAX_GROUPS):
+        prefix = f"stones-{i}-"
+        if form.get(prefix + "type") is None:
+            continue
+        if form.get(prefix + "remove"):
+            structural = True
+            continue
+        data["stones"].append({
+            "role": value(prefix + "role", "center"),
+            "type": value(prefix + "type"),
+            "shape": value(prefix + "shape", "round"),
+            "length_mm": value(prefix + "length_mm"),
+            "width_mm": value(prefix + "width_mm", value(prefix + "length_mm")),
+            "count": value(prefix + "count", 1),
+            "setting": value(prefix + "setting", "prong"),
+        })
+    new_type = value("add-type")
+    if new_type and len(data["stones"]) < MAX_GROUPS:
+        role = value("add-role", "accent")
+        size = 6.5 if role == "center" else (1.3 if role == "accent" else 4.0)
+        data["stones"].append({"role": role, "type": new_type, "shape": "round", "length_mm": size,
+                               "width_mm": size, "count": 1 if role == "center" else (2 if role == "side" else 12),
+                               "setting": "pave" if role == "accent" else "prong"})
+        structural = True
+    return data, structural
+
+
+def validate(data: dict) -> tuple[Spec | None, dict[str, str]]:
+    """The spec, or None and {form field name: message}."""
+    try:
+        return Spec(**data), {}
+    except ValidationError as exc:
+        errors = {}
+        for err in field_errors(exc):
+            errors.setdefault(form_name(err["field"]), err["message"])
+        return None, errors
+
+
+def panel_context(spec: Spec | dict, errors: dict | None = None) -> dict:
+    """What `_materials.html` needs: the values shown (possibly invalid ones the customer
+    typed, kept as typed), the catalog's choices and the errors."""
+    values = spec.model_dump() if isinstance(spec, Spec) else spec
+    return {
+        "values": values,
+        "errors": errors or {},
+        "metals": catalog.METALS,
+        "stone_types": catalog.STONE_TYPES,
+        "shapes": catalog.SHAPES,
+        "settings_": catalog.SETTINGS,
+        "roles": catalog.STONE_ROLES,
+        "pieces": catalog.PIECE_TYPES,
+        "finishes": catalog.FINISHES,
+        "profiles": catalog.PROFILES,
+        "carats": _carats(values),
+    }
+
+
+def _carats(values: dict) -> list[str]:
+    out = []
+    for g in values.get("stones", []):
+        try:
+            out.append(f"{catalog.stone_carat(g['type'], g['shape'], float(g['length_mm']), float(g['width_mm'])):.2f} ct each")
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            out.append("")
+    return out

@@ -1,0 +1,305 @@
+"""The staff app: login, the order inbox and order pages (HTMX), and the /api/v1 staff
+routes. Every route but login needs a session; every non-GET also needs the session's
+CSRF token (X-CSRF-Token header, or the csrf_token form field for plain forms)."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance import auth, designs, orders, price_books
+from appliance.errors import Conflict, Invalid
+from web.app import is_htmx
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["staff"])
+
+SESSION_COOKIE = "diamra_session"
+CSRF_COOKIE = "csrftoken"
+LOGIN_COOKIE = "diamra_login"
+
+
+def _store(request: Request):
+    return request.app.state.store
+
+
+def _render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
+    context.setdefault("store_name", request.app.state.settings.store_name)
+    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
+                                                        headers=headers)
+
+
+def staff_user(request: Request) -> dict:
+    """The logged-in staff member; 401 for the API, a redirect to /login for pages."""
+    user = auth.session_user(_store(request), request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(401, "Log in first (POST /api/v1/session).")
+        raise HTTPException(303, "Log in first.", headers={"Location": "/login"})
+    return user
+
+
+async def staff_writer(request: Request, user: dict = Depends(staff_user)) -> dict:
+    """A logged-in staff member whose request carries the session's CSRF token."""
+    given = request.headers.get("X-CSRF-Token")
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = (await request.form()).get("csrf_token")
+    if not auth.csrf_matches(user["csrf_token"], given):
+        raise HTTPException(403, "Missing or wrong CSRF token; reload the page and try again.")
+    return user
+
+
+def _set_session_cookies(request: Request, response, token: str, csrf: str) -> None:
+    settings = request.app.state.settings
+    secure = settings.secure_cookies
+    max_age = settings.session_hours * 3600
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure)
+
+
+def _clear_session_cookies(response) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
+# ---------------------------------------------------------------- pages
+
+@pages.get("/login")
+def login_page(request: Request):
+    nonce = secrets.token_urlsafe(24)
+    response = _render(request, "staff/login.html", {"csrf": nonce, "error": None, "username": ""})
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                        secure=request.app.state.settings.secure_cookies)
+    return response
+
+
+@pages.post("/login")
+async def login(request: Request):
+    form = await request.form()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    if not auth.csrf_matches(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf_token", ""))):
+        error = "The login form expired; please try again."
+        user = None
+    else:
+        user = auth.authenticate(_store(request), username, password)
+        error = None if user else "Wrong username or password."
+    if user is None:
+        nonce = secrets.token_urlsafe(24)
+        response = _render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
+                           status_code=401)
+        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                            secure=request.app.state.settings.secure_cookies)
+        return response
+    token, csrf = auth.start_session(_store(request), user["id"], request.app.state.settings.session_hours)
+    response = RedirectResponse("/", status_code=303)
+    _set_session_cookies(request, response, token, csrf)
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@pages.post("/logout")
+def logout(request: Request, user: dict = Depends(staff_writer)):
+    auth.end_session(_store(request), request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    _clear_session_cookies(response)
+    return response
+
+
+@pages.get("/")
+def inbox(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
+    status = status or None
+    rows = orders.list_orders(_store(request), status)
+    return _render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
+                                                 "statuses": orders.STATUS_LABELS})
+
+
+def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
+    store = _store(request)
+    order = orders.get_order(store, number=number)
+    chosen = order["current"]["image_id"]
+    return {"user": user, "order": order, "lineage": designs.lineage(store, chosen),
+            "next_statuses": sorted(orders.TRANSITIONS[order["status"]] - {"accepted", "changes_requested", "declined"}),
+            "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
+
+
+@pages.get("/orders/{number}")
+def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
+    return _render(request, "staff/order.html", _order_context(request, number, user))
+
+
+@pages.post("/orders/{number}/{action}")
+async def order_action(request: Request, number: int, action: str, user: dict = Depends(staff_writer)):
+    form = await request.form()
+    store = _store(request)
+    text = str(form.get("body", ""))
+    error = None
+    try:
+        _apply_action(store, number, action, text, str(form.get("status", "")), user)
+    except (Invalid, Conflict) as exc:
+        error = getattr(exc, "message", str(exc))
+    if not is_htmx(request):
+        if error:
+            return _render(request, "staff/order.html", _order_context(request, number, user, action_error=error),
+                           status_code=422)
+        return RedirectResponse(f"/orders/{number}", status_code=303)
+    context = _order_context(request, number, user, action_error=error, draft=text if error else "")
+    return _render(request, "staff/_order_panel.html", context, status_code=422 if error else 200)
+
+
+def _apply_action(store, number: int, action: str, text: str, status: str, user: dict) -> dict:
+    name = user["username"]
+    if action == "accept":
+        return orders.transition(store, number, "accepted", actor_name=name, body=text)
+    if action == "request-changes":
+        return orders.transition(store, number, "changes_requested", actor_name=name, body=text,
+                                 body_field="message", body_required=True)
+    if action == "decline":
+        return orders.transition(store, number, "declined", actor_name=name, body=text,
+                                 body_field="reason", body_required=True)
+    if action == "messages":
+        return orders.add_message(store, number, text, actor="staff", actor_name=name)
+    if action == "status":
+        return orders.transition(store, number, status, actor_name=name, body=text)
+    raise HTTPException(404, "No such action.")
+
+
+@pages.get("/images/{image_id}.png")
+def image_file(request: Request, image_id: str, user: dict = Depends(staff_user)):
+    image = designs.get_image(_store(request), image_id)
+    return FileResponse(request.app.state.settings.images_dir / image.path, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+# ---------------------------------------------------------------- JSON API
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(..., max_length=40)
+    password: str = Field(..., max_length=1024)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=orders.MAX_MESSAGE)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(..., max_length=orders.MAX_MESSAGE)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., max_length=orders.MAX_MESSAGE)
+
+
+class BodyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(..., max_length=orders.MAX_MESSAGE)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(..., max_length=40)
+    note: str | None = Field(None, max_length=orders.MAX_MESSAGE)
+
+
+def _staff_order_json(order: dict) -> dict:
+    view = orders.public_view(order)
+    view.update({
+        "token_url": f"/o/{order['token']}",
+        "customer": {"name": order["customer_name"], "email": order["email"], "phone": order["phone"],
+                     "notes": order["notes"]},
+        "quote": order["current"]["quote"],
+        "description": order["current"]["description"],
+        "spec": order["current"]["spec"],
+        "versions": [{"version": v["version"], "image_id": v["image_id"], "created_at": v["created_at"],
+                      "quote": v["quote"], "spec": v["spec"], "description": v["description"]}
+                     for v in order["versions"]],
+        "events": [{k: e[k] for k in ("kind", "from_status", "to_status", "body", "actor", "actor_name", "created_at")}
+                   for e in order["events"]],
+        "created_at": order["created_at"],
+    })
+    return view
+
+
+@api.post("/session")
+def api_login(request: Request, body: LoginIn):
+    """Log in: sets the session cookie and a csrftoken cookie to echo in X-CSRF-Token."""
+    user = auth.authenticate(_store(request), body.username, body.password)
+    if user is None:
+        raise HTTPException(401, "Wrong username or password.")
+    token, csrf = auth.start_session(_store(request), user["id"], request.app.state.settings.session_hours)
+    response = JSONResponse({"username": user["username"], "role": user["role"], "csrf_token": csrf})
+    _set_session_cookies(request, response, token, csrf)
+    return response
+
+
+@api.delete("/session")
+def api_logout(request: Request, user: dict = Depends(staff_writer)):
+    """Log out: the session is deleted on the server, so the cookie stops working."""
+    auth.end_session(_store(request), request.cookies.get(SESSION_COOKIE))
+    response = JSONResponse({"logged_out": True})
+    _clear_session_cookies(response)
+    return response
+
+
+@api.get("/orders")
+def api_orders(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
+    """The inbox, newest first; `status` filters."""
+    rows = orders.list_orders(_store(request), status)
+    return {"orders": [{"number": r["number"], "status": r["status"], "customer_name": r["customer_name"],
+                        "created_at": r["created_at"], "updated_at": r["updated_at"], "total": r["quote"]["total"],
+                        "currency": r["quote"]["currency"], "image_url": f"/images/{r['image_id']}.png"}
+                       for r in rows]}
+
+
+@api.get("/orders/{number}")
+def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
+    """One order with contact, cost and margin, versions and timeline."""
+    return _staff_order_json(orders.get_order(_store(request), number=number))
+
+
+@api.post("/orders/{number}/accept")
+def api_accept(request: Request, number: int, body: NoteIn, user: dict = Depends(staff_writer)):
+    return _staff_order_json(_apply_action(_store(request), number, "accept", body.note or "", "", user))
+
+
+@api.post("/orders/{number}/request-changes")
+def api_request_changes(request: Request, number: int, body: MessageIn, user: dict = Depends(staff_writer)):
+    return _staff_order_json(_apply_action(_store(request), number, "request-changes", body.message, "", user))
+
+
+@api.post("/orders/{number}/decline")
+def api_decline(request: Request, number: int, body: ReasonIn, user: dict = Depends(staff_writer)):
+    return _staff_order_json(_apply_action(_store(request), number, "decline", body.reason, "", user))
+
+
+@api.post("/orders/{number}/messages", status_code=201)
+def api_message(request: Request, number: int, body: BodyIn, user: dict = Depends(staff_writer)):
+    return _staff_order_json(_apply_action(_store(request), number, "messages", body.body, "", user))
+
+
+@api.post("/orders/{number}/status")
+def api_status(request: Request, number: int, body: StatusIn, user: dict = Depends(staff_writer)):
+    return _staff_order_json(_apply_action(_store(request), number, "status", body.note or "", body.status, user))
+
+
+@api.get("/price-book")
+def api_price_book(request: Request, user: dict = Depends(staff_user)):
+    """The current price book and its version."""
+    book = price_books.current(_store(request))
+    return {"version": book.version, "created_at": book.created_at, "created_by": book.created_by, "book": book.book}
+
+
+@api.put("/price-book")
+def api_put_price_book(request: Request, body: dict, user: dict = Depends(staff_writer)):
+    """Save a new price-book version; a bad entry gets 422 naming it."""
+    if user["role"] != "admin":
+        raise HTTPException(403, "Only an admin can change the price book.")
+    book = price_books.save(_store(request), body.get("book", body), created_by=user["username"])
+    return {"version": book.version, "created_at": book.created_at, "created_by": book.created_by, "book": book.book}
