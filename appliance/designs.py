@@ -51,6 +51,7 @@ class Image:
     round: int
     width: int
     height: int
+    spec_json: str
 
     @property
     def url(self) -> str:
@@ -145,6 +146,11 @@ def get_image(store: Store, image_id: str) -> Image:
     if row is None:
         raise NotFound("No image with that id.")
     return _image(row)
+
+
+def drawn_with_current_spec(design: Design, image: Image) -> bool:
+    """Whether the image shows the design's materials as they are now."""
+    return Spec.model_validate_json(image.spec_json) == design.spec
 
 
 def lineage(store: Store, image_id: str) -> list[Image]:

@@ -314,11 +314,12 @@ class SketchGenerator(Generator):
     def generate(self, request: GenerationRequest, on_progress: Callable[[float], None],
                  is_cancelled: Callable[[], bool]) -> GenerationResult:
         images, labels = [], []
+        # A refinement round starts its four views somewhere else, so rounds look different.
+        offset = request.seeds[0] % len(VIEWS) if request.parent_image is not None and request.seeds else 0
         for i, seed in enumerate(request.seeds[: request.count]):
             if is_cancelled():
                 raise GenerationCancelled()
-            image, label = render(request.spec, i + (seed % 4 if request.parent_image is not None else 0),
-                                  seed, request.width)
+            image, label = render(request.spec, i + offset, seed, request.width)
             images.append(image)
             labels.append(label)
             on_progress((i + 1) / request.count)

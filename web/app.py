@@ -27,6 +27,9 @@ HTMX_CONFIG = json.dumps({
     "allowEval": False,
     "allowScriptTags": False,
     "selfRequestsOnly": True,
+    # Settling copies these attributes between old and new elements; copying `style`
+    # would be an inline style, which the Content-Security-Policy forbids.
+    "attributesToSettle": ["class", "width", "height"],
     # Swap 422 responses too: they carry the form with the message beside the field.
     "responseHandling": [
         {"code": "204", "swap": False},

@@ -52,9 +52,11 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
     for image in images:
         rounds.setdefault(image.round, []).append(image)
     selected = design.selected_image_id or (images[-1].id if images else None)
+    chosen = next((i for i in images if i.id == selected), None)
     context = {
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
         "position": jobs.position(store, job) if job else None, "selected": selected,
+        "chosen_outdated": chosen is not None and not designs.drawn_with_current_spec(design, chosen),
         "quote": price_books.quote_spec(store, design.spec).public(),
         "order_token": request.query_params.get("order"), "contact": {}, "order_errors": {},
         **materials.panel_context(design.spec),
@@ -156,7 +158,7 @@ async def edit_spec(request: Request, design_id: str):
             context = _design_context(request, design, **materials.panel_context(data, errors))
             return _render(request, "customer/design.html", context, status_code=422)
         return RedirectResponse(f"/d/{design_id}", status_code=303)
-    context = _design_context(request, design, **materials.panel_context(spec or data, errors))
+    context = _design_context(request, design, **materials.panel_context(spec or data, errors), oob_chosen=True)
     return _render(request, "customer/_materials.html", context, status_code=422 if errors else 200)
 
 

@@ -1,0 +1,118 @@
+"""Shared fixtures: a real data folder with a real SQLite file per test, the real apps,
+and a worker running the real sketch generator."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from appliance import auth, cli
+from appliance.config import load_settings
+
+STAFF_PASSWORD = "a long staff password"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(tmp_path / "data", generator="sketch", image_size=256)
+
+
+@pytest.fixture
+def store(settings):
+    store = cli.open_appliance(settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def worker(settings, store):
+    """A started worker (crash recovery done, generator loaded); drive it with run_once()."""
+    worker = cli.build_worker(settings, store)
+    worker.start_up()
+    return worker
+
+
+@pytest.fixture
+def running_worker(settings, store):
+    """The embedded worker thread, as `diamra serve` runs it."""
+    worker = cli.build_worker(settings, store)
+    worker.poll_seconds = 0.05
+    worker.start_thread()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def customer(settings, store):
+    app, _ = cli.build_apps(settings, store)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def staff(settings, store):
+    _, app = cli.build_apps(settings, store)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def jeweler(store):
+    auth.create_user(store, "jeweler", STAFF_PASSWORD, "admin")
+    return "jeweler"
+
+
+@pytest.fixture
+def staff_session(staff, jeweler):
+    """A logged-in staff client; returns (client, csrf headers)."""
+    response = staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
+    assert response.status_code == 200
+    return staff, {"X-CSRF-Token": staff.cookies["csrftoken"]}
+
+
+def wait_for_job(client, job_id: str, timeout: float = 30) -> dict:
+    """Poll the job API until the job is no longer queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)

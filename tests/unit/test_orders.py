@@ -1,0 +1,99 @@
+import sqlite3
+
+import pytest
+
+from appliance import designs, jobs, orders, price_books
+from appliance.errors import Conflict, Invalid
+
+
+@pytest.fixture
+def design_with_image(store, worker):
+    design = designs.create_design(store, "14k rose gold ring with a 1.5 carat oval lab diamond, size 6")
+    jobs.enqueue(store, design.id, count=1)
+    worker.run_once()
+    return design, designs.images(store, design.id)[0]
+
+
+@pytest.fixture
+def order(store, design_with_image):
+    design, image = design_with_image
+    contact = orders.check_contact("Ana", "ana@example.com", None, "for our anniversary")
+    return orders.place_order(store, design, image.id, contact, price_books.quote_spec(store, design.spec))
+
+
+def test_placing_an_order_records_the_snapshot_and_the_first_event(order):
+    assert order["number"] == 1001 and order["status"] == "submitted"
+    assert order["current"]["quote"]["total"] and "cost_total" in order["current"]["quote"]
+    assert [(e["kind"], e["to_status"], e["actor"]) for e in order["events"]] == [("status", "submitted", "customer")]
+
+
+def test_the_quote_snapshot_does_not_follow_later_price_changes(store, order):
+    book = price_books.current(store).book
+    price_books.save(store, {**book, "markup": "3.5"}, created_by="test")
+    again = orders.get_order(store, number=order["number"])
+    assert again["current"]["quote"] == order["current"]["quote"]
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        with store.write() as db:
+            db.execute("UPDATE order_versions SET quote_json = '{}'")
+
+
+@pytest.mark.parametrize("path,allowed", [
+    (["accepted", "in_production", "ready", "completed"], True),
+    (["declined"], True),
+    (["changes_requested", "cancelled"], True),
+    (["accepted", "completed"], False),
+    (["declined", "accepted"], False),
+    (["ready"], False),
+])
+def test_the_state_machine(store, order, path, allowed):
+    def walk():
+        for status in path:
+            orders.transition(store, order["number"], status, actor_name="jeweler", body="why" if status in
+                              ("declined", "changes_requested") else None)
+    if allowed:
+        walk()
+        events = orders.get_order(store, number=order["number"])["events"]
+        assert [e["to_status"] for e in events[1:]] == path and all(e["actor"] == "staff" for e in events[1:])
+    else:
+        with pytest.raises(Conflict):
+            walk()
+
+
+def test_a_change_request_needs_a_message(store, order):
+    with pytest.raises(Invalid) as info:
+        orders.transition(store, order["number"], "changes_requested", actor_name="j", body=" ",
+                          body_field="message", body_required=True)
+    assert info.value.field == "message"
+
+
+def test_resubmitting_after_a_change_request_adds_a_version(store, worker, order, design_with_image):
+    design, first_image = design_with_image
+    orders.transition(store, order["number"], "changes_requested", actor_name="j", body="thinner band please")
+    jobs.enqueue(store, design.id, count=1, parent_image_id=first_image.id)
+    worker.run_once()
+    new_image = designs.images(store, design.id)[-1]
+    revised = orders.resubmit(store, order["token"], design, new_image.id, price_books.quote_spec(store, design.spec))
+    assert revised["status"] == "submitted" and revised["current_version"] == 2
+    assert [v["image_id"] for v in revised["versions"]] == [first_image.id, new_image.id]
+    with pytest.raises(Conflict):
+        orders.resubmit(store, order["token"], design, new_image.id, price_books.quote_spec(store, design.spec))
+
+
+def test_messages_from_both_sides_land_on_one_timeline(store, order):
+    orders.add_message(store, order["number"], "Could you do it in platinum?", actor="staff", actor_name="j")
+    updated = orders.add_message(store, order["number"], "Yes please!", actor="customer", actor_name="Ana")
+    public = orders.public_view(updated)
+    assert [(e["actor"], e["body"]) for e in public["events"][1:]] == [
+        ("staff", "Could you do it in platinum?"), ("customer", "Yes please!")]
+    assert public["events"][1]["actor_name"] == "Jeweler"   # staff usernames stay private
+    assert "cost_total" not in public["quote"]
+
+
+@pytest.mark.parametrize("name,email,phone,field", [
+    ("", "a@b.co", None, "name"), ("Ana", "", None, "email"), ("Ana", "not-an-email", None, "email"),
+    ("Ana", "a@b.co", "call me maybe", "phone"), ("A" * 200, "a@b.co", None, "name"),
+])
+def test_contact_details_are_checked_field_by_field(name, email, phone, field):
+    with pytest.raises(Invalid) as info:
+        orders.check_contact(name, email, phone, None)
+    assert info.value.field == field

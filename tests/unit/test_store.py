@@ -1,0 +1,96 @@
+import sqlite3
+import threading
+
+import pytest
+
+from appliance import store as q
+from appliance.migrations import MIGRATIONS, migrate
+from appliance.store import Store
+
+
+def test_database_is_wal_with_foreign_keys_and_full_sync(store):
+    db = store.connection()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_failed_write_rolls_back_everything_it_did(store):
+    with pytest.raises(RuntimeError):
+        with store.write() as db:
+            db.execute(q.INSERT_PRICE_BOOK, {"book_json": "{}", "created_by": "t", "now": "x"})
+            raise RuntimeError("boom")
+    assert store.query_one("SELECT COUNT(*) AS n FROM price_books WHERE created_by = 't'")["n"] == 0
+
+
+def test_concurrent_writers_from_threads_queue_instead_of_losing_updates(store):
+    with store.write() as db:
+        db.execute("CREATE TABLE counter (n INTEGER)")
+        db.execute("INSERT INTO counter VALUES (0)")
+
+    def bump():
+        for _ in range(50):
+            with store.write() as db:
+                n = db.execute("SELECT n FROM counter").fetchone()[0]
+                db.execute("UPDATE counter SET n = ?", (n + 1,))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.query_one("SELECT n FROM counter")["n"] == 200
+
+
+def test_foreign_keys_refuse_an_image_for_a_missing_design(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.write() as db:
+            db.execute(q.INSERT_IMAGE, {"id": "i", "design_id": "nope", "job_id": None, "parent_id": None,
+                                        "instruction": None, "path": "x.png", "seed": 1, "generator": "sketch",
+                                        "label": None, "round": 1, "width": 1, "height": 1, "spec_json": "{}",
+                                        "now": "t"})
+
+
+def test_migrations_are_recorded_and_not_reapplied(tmp_path):
+    db = tmp_path / "d.db"
+    assert migrate(db, tmp_path / "backups") == [m[0] for m in MIGRATIONS]
+    assert migrate(db, tmp_path / "backups") == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == MIGRATIONS[-1][0]
+
+
+def test_an_existing_database_is_backed_up_before_a_new_migration(tmp_path, monkeypatch):
+    db = tmp_path / "d.db"
+    migrate(db, tmp_path / "backups")
+    store = Store(db)
+    with store.write() as conn:
+        conn.execute(q.INSERT_PRICE_BOOK, {"book_json": "{\"kept\": 1}", "created_by": "before", "now": "t"})
+    store.close()
+    extra = (MIGRATIONS[-1][0] + 1, "test column", "ALTER TABLE designs ADD COLUMN extra TEXT;")
+    monkeypatch.setattr("appliance.migrations.MIGRATIONS", MIGRATIONS + [extra])
+    assert migrate(db, tmp_path / "backups") == [extra[0]]
+    backups = list((tmp_path / "backups").glob("pre-migration-*.db"))
+    assert len(backups) == 1
+    copy = sqlite3.connect(backups[0])
+    assert copy.execute("SELECT created_by FROM price_books WHERE created_by = 'before'").fetchone() == ("before",)
+    assert "extra" not in [r[1] for r in copy.execute("PRAGMA table_info(designs)")]
+
+
+def test_a_failing_migration_leaves_no_half_applied_schema(tmp_path, monkeypatch):
+    db = tmp_path / "d.db"
+    migrate(db, tmp_path / "backups")
+    bad = (MIGRATIONS[-1][0] + 1, "bad", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;")
+    monkeypatch.setattr("appliance.migrations.MIGRATIONS", MIGRATIONS + [bad])
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(db, tmp_path / "backups")
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half'").fetchone() is None
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == MIGRATIONS[-1][0]
+
+
+@pytest.mark.parametrize("name,index", [("NEXT_QUEUED_JOB", "jobs_by_status"), ("LIST_ORDERS", "orders_by_created"),
+                                        ("ORDER_EVENTS", "order_events_by_order")])
+def test_hot_queries_use_their_index(store, name, index):
+    params = {"status": None, "limit": 10, "number": 1}
+    plan = " ".join(str(r[-1]) for r in store.connection().execute("EXPLAIN QUERY PLAN " + getattr(q, name), params))
+    assert index in plan
