@@ -51,7 +51,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
     rounds: dict[int, list] = {}
     for image in images:
         rounds.setdefault(image.round, []).append(image)
-    selected = design.selected_image_id or (images[-1].id if images else None)
+    selected = designs.chosen_image_id(store, design)
     chosen = next((i for i in images if i.id == selected), None)
     context = {
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
@@ -168,7 +168,7 @@ async def order_from_page(request: Request, design_id: str):
     store = _store(request)
     design = designs.get_design(store, design_id)
     contact = {k: str(form.get(k, "")) for k in ("name", "email", "phone", "notes")}
-    image_id = str(form.get("image_id", "")) or design.selected_image_id or ""
+    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
     try:
         checked = orders.check_contact(**contact)
         order = orders.place_order(store, design, image_id, checked, price_books.quote_spec(store, design.spec))
@@ -219,7 +219,7 @@ async def order_revision(request: Request, token: str):
     store = _store(request)
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
-    image_id = str(form.get("image_id", "")) or design.selected_image_id or ""
+    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
     orders.resubmit(store, token, design, image_id, price_books.quote_spec(store, design.spec),
                     note=str(form.get("note", "")))
     return RedirectResponse(f"/o/{token}", status_code=303)
