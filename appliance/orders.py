@@ -80,14 +80,18 @@ def check_contact(name: str | None, email: str | None, phone: str | None, notes:
     return Contact(name, email, phone, notes)
 
 
-def place_order(store: Store, design: Design, image_id: str, contact: Contact, quote: Quote) -> dict:
-    """Turn a design and its chosen image into a submitted order with a quote snapshot."""
+def _check_image(store: Store, design: Design, image_id: str) -> None:
     try:
         image = get_image(store, image_id)
     except NotFound:
         raise Invalid("image_id", "Pick one of the concept images for your order.") from None
     if image.design_id != design.id:
         raise Invalid("image_id", "That image belongs to another design.")
+
+
+def place_order(store: Store, design: Design, image_id: str, contact: Contact, quote: Quote) -> dict:
+    """Turn a design and its chosen image into a submitted order with a quote snapshot."""
+    _check_image(store, design, image_id)
     token = secrets.token_urlsafe(24)
     with store.write() as db:
         number = next(db.query(q.NEXT_ORDER_NUMBER))["number"]
@@ -195,12 +199,7 @@ def resubmit(store: Store, token: str, design: Design, image_id: str, quote: Quo
         raise Conflict("Only an order whose changes were requested can be revised.")
     if order["design_id"] != design.id:
         raise Invalid("design_id", "That design belongs to another order.")
-    try:
-        image = get_image(store, image_id)
-    except NotFound:
-        raise Invalid("image_id", "Pick one of the concept images for your revision.") from None
-    if image.design_id != design.id:
-        raise Invalid("image_id", "That image belongs to another design.")
+    _check_image(store, design, image_id)
     note = _message_body(note, "note", required=False)
     version = order["current_version"] + 1
     with store.write() as db:

@@ -14,7 +14,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from appliance import catalog
 
 
-def _one_of(kind: str, value: str, choices: dict) -> str:
+# Which catalog vocabulary each word-valued field must come from: (words, choices).
+_VOCABULARY = {
+    "role": ("stone role", catalog.STONE_ROLES),
+    "type": ("stone type", catalog.STONE_TYPES),
+    "shape": ("stone shape", catalog.SHAPES),
+    "setting": ("setting", catalog.SETTINGS),
+    "piece_type": ("piece type", catalog.PIECE_TYPES),
+    "metal": ("metal", catalog.METALS),
+    "profile": ("band profile", catalog.PROFILES),
+    "finish": ("finish", catalog.FINISHES),
+}
+
+
+def _in_catalog(value: str, info) -> str:
+    kind, choices = _VOCABULARY[info.field_name]
     value = value.strip().lower()
     if value not in choices:
         raise ValueError(f"unknown {kind} {value!r}; choose one of: {', '.join(choices)}")
@@ -34,25 +48,7 @@ class StoneGroup(BaseModel):
     count: int = Field(1, ge=1, le=400)
     setting: str = "prong"
 
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        return _one_of("stone role", v, catalog.STONE_ROLES)
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, v: str) -> str:
-        return _one_of("stone type", v, catalog.STONE_TYPES)
-
-    @field_validator("shape")
-    @classmethod
-    def _shape(cls, v: str) -> str:
-        return _one_of("stone shape", v, catalog.SHAPES)
-
-    @field_validator("setting")
-    @classmethod
-    def _setting(cls, v: str) -> str:
-        return _one_of("setting", v, catalog.SETTINGS)
+    _vocabulary = field_validator("role", "type", "shape", "setting")(_in_catalog)
 
     @field_validator("length_mm", "width_mm")
     @classmethod
@@ -101,25 +97,7 @@ class Spec(BaseModel):
     chain_length_mm: int | None = Field(None, ge=300, le=1000)
     finish: str = "polished"
 
-    @field_validator("piece_type")
-    @classmethod
-    def _piece(cls, v: str) -> str:
-        return _one_of("piece type", v, catalog.PIECE_TYPES)
-
-    @field_validator("metal")
-    @classmethod
-    def _metal(cls, v: str) -> str:
-        return _one_of("metal", v, catalog.METALS)
-
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, v: str) -> str:
-        return _one_of("band profile", v, catalog.PROFILES)
-
-    @field_validator("finish")
-    @classmethod
-    def _finish(cls, v: str) -> str:
-        return _one_of("finish", v, catalog.FINISHES)
+    _vocabulary = field_validator("piece_type", "metal", "profile", "finish")(_in_catalog)
 
     @field_validator("ring_size")
     @classmethod

@@ -62,6 +62,22 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+# The one mapping from domain errors to HTTP: (status, page title).
+DOMAIN_ERRORS = {NotFound: (404, "Not found"), Invalid: (422, "Please check"), Conflict: (409, "Not now")}
+
+
+def render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
+    """A template response with the store's name available to every page."""
+    context.setdefault("store_name", request.app.state.settings.store_name)
+    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
+                                                        headers=headers)
+
+
+def store_of(request: Request) -> Store:
+    """The app's store (opened once at startup)."""
+    return request.app.state.store
+
+
 def _error_body(field: str, message: str) -> dict:
     return {"detail": [{"loc": ["body", *field.split(".")], "field": field, "msg": message, "type": "value_error"}]}
 
@@ -92,26 +108,16 @@ def _base_app(settings: Settings, store: Store, title: str, description: str) ->
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api/")
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound):
+    async def domain_error(request: Request, exc: Exception):
+        status, title = DOMAIN_ERRORS[type(exc)]
+        message = getattr(exc, "message", str(exc))
         if wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return app.state.templates.TemplateResponse(
-            request, "error.html", {"title": "Not found", "message": str(exc)}, status_code=404)
+            body = _error_body(exc.field, message) if isinstance(exc, Invalid) else {"detail": message}
+            return JSONResponse(body, status_code=status)
+        return render(request, "error.html", {"title": title, "message": message}, status_code=status)
 
-    @app.exception_handler(Invalid)
-    async def invalid(request: Request, exc: Invalid):
-        if wants_json(request):
-            return JSONResponse(_error_body(exc.field, exc.message), status_code=422)
-        return app.state.templates.TemplateResponse(
-            request, "error.html", {"title": "Please check", "message": exc.message}, status_code=422)
-
-    @app.exception_handler(Conflict)
-    async def conflict(request: Request, exc: Conflict):
-        if wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=409)
-        return app.state.templates.TemplateResponse(
-            request, "error.html", {"title": "Not now", "message": str(exc)}, status_code=409)
+    for error_type in DOMAIN_ERRORS:
+        app.add_exception_handler(error_type, domain_error)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError):
@@ -127,9 +133,8 @@ def _base_app(settings: Settings, store: Store, title: str, description: str) ->
     async def http_error(request: Request, exc: StarletteHTTPException):
         if wants_json(request) or exc.status_code in (401, 403) and request.method != "GET":
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return app.state.templates.TemplateResponse(
-            request, "error.html", {"title": "Sorry", "message": exc.detail}, status_code=exc.status_code,
-            headers=exc.headers)
+        return render(request, "error.html", {"title": "Sorry", "message": exc.detail},
+                      status_code=exc.status_code, headers=exc.headers)
 
     return app
 

@@ -15,23 +15,13 @@ from appliance.descriptions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.specs import Spec
 from web import materials
-from web.app import is_htmx
+from web.app import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["customer"])
 
 
 # ---------------------------------------------------------------- shared views
-
-def _store(request: Request):
-    return request.app.state.store
-
-
-def _render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
-    context.setdefault("store_name", request.app.state.settings.store_name)
-    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
-                                                        headers=headers)
-
 
 def _image_json(image: designs.Image) -> dict:
     return {"id": image.id, "url": image.url, "parent_id": image.parent_id, "instruction": image.instruction,
@@ -45,7 +35,7 @@ def _job_json(store, job: jobs.Job) -> dict:
 
 
 def _design_context(request: Request, design: designs.Design, **extra) -> dict:
-    store = _store(request)
+    store = store_of(request)
     images = designs.images(store, design.id)
     job = jobs.latest_job(store, design.id)
     rounds: dict[int, list] = {}
@@ -69,7 +59,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
 
 @pages.get("/")
 def studio(request: Request):
-    return _render(request, "customer/studio.html", {"description": "", "piece_type": "", "error": None,
+    return render(request, "customer/studio.html", {"description": "", "piece_type": "", "error": None,
                                                      "pieces": materials.panel_context(Spec())["pieces"]})
 
 
@@ -77,11 +67,11 @@ def studio(request: Request):
 async def start_design(request: Request):
     form = await request.form()
     description, piece_type = form.get("description", ""), form.get("piece_type") or None
-    store = _store(request)
+    store = store_of(request)
     try:
         design = designs.create_design(store, description, piece_type)
     except Invalid as exc:
-        return _render(request, "customer/studio.html", {
+        return render(request, "customer/studio.html", {
             "description": description, "piece_type": piece_type or "", "error": exc.message,
             "pieces": materials.panel_context(Spec())["pieces"]}, status_code=422)
     jobs.enqueue(store, design.id, count=4, max_waiting=request.app.state.settings.max_queued_per_design)
@@ -90,29 +80,29 @@ async def start_design(request: Request):
 
 @pages.get("/d/{design_id}")
 def design_page(request: Request, design_id: str):
-    design = designs.get_design(_store(request), design_id)
-    return _render(request, "customer/design.html", _design_context(request, design))
+    design = designs.get_design(store_of(request), design_id)
+    return render(request, "customer/design.html", _design_context(request, design))
 
 
 @pages.get("/d/{design_id}/gallery")
 def gallery(request: Request, design_id: str):
-    design = designs.get_design(_store(request), design_id)
-    return _render(request, "customer/_gallery.html", _design_context(request, design))
+    design = designs.get_design(store_of(request), design_id)
+    return render(request, "customer/_gallery.html", _design_context(request, design))
 
 
 @pages.post("/d/{design_id}/select")
 async def select(request: Request, design_id: str):
     form = await request.form()
-    design = designs.select_image(_store(request), design_id, str(form.get("image_id", "")))
+    design = designs.select_image(store_of(request), design_id, str(form.get("image_id", "")))
     if not is_htmx(request):
         return RedirectResponse(f"/d/{design_id}", status_code=303)
-    return _render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True))
+    return render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True))
 
 
 @pages.post("/d/{design_id}/rounds")
 async def new_round(request: Request, design_id: str):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     design = designs.get_design(store, design_id)
     instruction = str(form.get("instruction", "")).strip()
     parent = str(form.get("parent_image_id", "")).strip() or design.selected_image_id
@@ -129,25 +119,25 @@ async def new_round(request: Request, design_id: str):
         return RedirectResponse(f"/d/{design_id}", status_code=303)
     context = _design_context(request, design, round_error=error, changes=changes, oob_materials=bool(changes),
                               instruction=instruction if error else "")
-    return _render(request, "customer/_gallery.html", context, status_code=422 if error else 200)
+    return render(request, "customer/_gallery.html", context, status_code=422 if error else 200)
 
 
 @pages.post("/d/{design_id}/jobs/{job_id}/cancel")
 def cancel_job(request: Request, design_id: str, job_id: str):
-    store = _store(request)
+    store = store_of(request)
     job = jobs.get_job(store, job_id)
     if job.design_id != design_id:
         raise NotFound("No job with that id.")
     jobs.cancel(store, job_id)
     if not is_htmx(request):
         return RedirectResponse(f"/d/{design_id}", status_code=303)
-    return _render(request, "customer/_gallery.html", _design_context(request, designs.get_design(store, design_id)))
+    return render(request, "customer/_gallery.html", _design_context(request, designs.get_design(store, design_id)))
 
 
 @pages.post("/d/{design_id}/spec")
 async def edit_spec(request: Request, design_id: str):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     design = designs.get_design(store, design_id)
     data, structural = materials.spec_from_form(form, design.spec)
     spec, errors = materials.validate(data)
@@ -156,16 +146,16 @@ async def edit_spec(request: Request, design_id: str):
     if not is_htmx(request):
         if errors:
             context = _design_context(request, design, **materials.panel_context(data, errors))
-            return _render(request, "customer/design.html", context, status_code=422)
+            return render(request, "customer/design.html", context, status_code=422)
         return RedirectResponse(f"/d/{design_id}", status_code=303)
     context = _design_context(request, design, **materials.panel_context(spec or data, errors), oob_chosen=True)
-    return _render(request, "customer/_materials.html", context, status_code=422 if errors else 200)
+    return render(request, "customer/_materials.html", context, status_code=422 if errors else 200)
 
 
 @pages.post("/d/{design_id}/order")
 async def order_from_page(request: Request, design_id: str):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     design = designs.get_design(store, design_id)
     contact = {k: str(form.get(k, "")) for k in ("name", "email", "phone", "notes")}
     image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
@@ -175,16 +165,16 @@ async def order_from_page(request: Request, design_id: str):
     except Invalid as exc:
         context = _design_context(request, design, contact=contact, order_errors={exc.field: exc.message})
         template = "customer/_order_form.html" if is_htmx(request) else "customer/design.html"
-        return _render(request, template, context, status_code=422)
+        return render(request, template, context, status_code=422)
     url = f"/o/{order['token']}?placed=1"
     if is_htmx(request):
-        return _render(request, "customer/_order_form.html", _design_context(request, design),
+        return render(request, "customer/_order_form.html", _design_context(request, design),
                        headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
 
 
 def _order_context(request: Request, token: str, **extra) -> dict:
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, token=token)
     view = orders.public_view(order)
     return {"order": view, "token": token, "placed": request.query_params.get("placed") == "1",
@@ -193,30 +183,30 @@ def _order_context(request: Request, token: str, **extra) -> dict:
 
 @pages.get("/o/{token}")
 def order_page(request: Request, token: str):
-    return _render(request, "customer/order.html", _order_context(request, token))
+    return render(request, "customer/order.html", _order_context(request, token))
 
 
 @pages.post("/o/{token}/messages")
 async def order_message(request: Request, token: str):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, token=token)
     body = str(form.get("body", ""))
     try:
         orders.add_message(store, order["number"], body, actor="customer", actor_name=order["customer_name"])
     except Invalid as exc:
         template = "customer/_timeline.html" if is_htmx(request) else "customer/order.html"
-        return _render(request, template, _order_context(request, token, message_error=exc.message, message=body),
+        return render(request, template, _order_context(request, token, message_error=exc.message, message=body),
                        status_code=422)
     if not is_htmx(request):
         return RedirectResponse(f"/o/{token}", status_code=303)
-    return _render(request, "customer/_timeline.html", _order_context(request, token))
+    return render(request, "customer/_timeline.html", _order_context(request, token))
 
 
 @pages.post("/o/{token}/revision")
 async def order_revision(request: Request, token: str):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
     image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
@@ -227,7 +217,7 @@ async def order_revision(request: Request, token: str):
 
 @pages.get("/images/{image_id}.png")
 def image_file(request: Request, image_id: str):
-    image = designs.get_image(_store(request), image_id)
+    image = designs.get_image(store_of(request), image_id)
     return FileResponse(request.app.state.settings.images_dir / image.path, media_type="image/png",
                         headers={"Cache-Control": "private, max-age=31536000, immutable"})
 
@@ -279,29 +269,29 @@ def api_create_design(request: Request, body: DesignIn):
     """Start a design from the customer's words; the id is the capability to use it."""
     if body.piece_type is not None and body.piece_type not in materials.panel_context(Spec())["pieces"]:
         raise Invalid("piece_type", "Choose ring, pendant, earrings, bracelet or necklace.")
-    store = _store(request)
+    store = store_of(request)
     return _design_json(store, designs.create_design(store, body.description, body.piece_type))
 
 
 @api.get("/designs/{design_id}")
 def api_get_design(request: Request, design_id: str):
     """The design with its spec, current quote and every image."""
-    store = _store(request)
+    store = store_of(request)
     return _design_json(store, designs.get_design(store, design_id))
 
 
 @api.put("/designs/{design_id}/spec")
 def api_put_spec(request: Request, design_id: str, spec: Spec):
     """Replace the spec (the materials panel); returns it with the new quote."""
-    store = _store(request)
+    store = store_of(request)
     design = designs.update_spec(store, design_id, spec)
     return {"spec": design.spec.model_dump(), "quote": price_books.quote_spec(store, design.spec).public()}
 
 
 @api.post("/designs/{design_id}/renders", status_code=202)
-def api_render(request: Request, design_id: str, body: RenderIn):
+def apirender(request: Request, design_id: str, body: RenderIn):
     """Queue a round of concepts; an instruction may also revise the spec."""
-    store = _store(request)
+    store = store_of(request)
     design = designs.get_design(store, design_id)
     spec, changes = revise_spec(design.spec, body.instruction)
     if changes:
@@ -314,21 +304,21 @@ def api_render(request: Request, design_id: str, body: RenderIn):
 @api.get("/jobs/{job_id}")
 def api_job(request: Request, job_id: str):
     """Status, progress, queue position, and the images once done."""
-    store = _store(request)
+    store = store_of(request)
     return _job_json(store, jobs.get_job(store, job_id))
 
 
 @api.delete("/jobs/{job_id}")
 def api_cancel_job(request: Request, job_id: str):
     """Cancel a queued job at once or a running one at its next step."""
-    store = _store(request)
+    store = store_of(request)
     return _job_json(store, jobs.cancel(store, job_id))
 
 
 @api.post("/designs/{design_id}/order", status_code=201)
 def api_order(request: Request, design_id: str, body: OrderIn):
     """Place the order; the token is the customer's private link to follow it."""
-    store = _store(request)
+    store = store_of(request)
     design = designs.get_design(store, design_id)
     contact = orders.check_contact(body.name, body.email, body.phone, body.notes)
     order = orders.place_order(store, design, body.image_id, contact, price_books.quote_spec(store, design.spec))
@@ -340,13 +330,13 @@ def api_order(request: Request, design_id: str, body: OrderIn):
 @api.get("/orders/{token}")
 def api_order_status(request: Request, token: str):
     """The order as its customer sees it: status, quote, image and conversation."""
-    return orders.public_view(orders.get_order(_store(request), token=token))
+    return orders.public_view(orders.get_order(store_of(request), token=token))
 
 
 @api.post("/orders/{token}/messages", status_code=201)
 def api_order_message(request: Request, token: str, body: MessageIn):
     """Reply to the jeweler."""
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, token=token)
     updated = orders.add_message(store, order["number"], body.body, actor="customer", actor_name=order["customer_name"])
     return orders.public_view(updated)
@@ -355,7 +345,7 @@ def api_order_message(request: Request, token: str, body: MessageIn):
 @api.post("/orders/{token}/revision", status_code=201)
 def api_order_revision(request: Request, token: str, body: RevisionIn):
     """After a change request: submit the revised design as the order's next version."""
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
     updated = orders.resubmit(store, token, design, body.image_id, price_books.quote_spec(store, design.spec),

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import auth, designs, orders, price_books
 from appliance.errors import Conflict, Invalid
-from web.app import is_htmx
+from web.app import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -22,19 +22,9 @@ CSRF_COOKIE = "csrftoken"
 LOGIN_COOKIE = "diamra_login"
 
 
-def _store(request: Request):
-    return request.app.state.store
-
-
-def _render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
-    context.setdefault("store_name", request.app.state.settings.store_name)
-    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
-                                                        headers=headers)
-
-
 def staff_user(request: Request) -> dict:
     """The logged-in staff member; 401 for the API, a redirect to /login for pages."""
-    user = auth.session_user(_store(request), request.cookies.get(SESSION_COOKIE))
+    user = auth.session_user(store_of(request), request.cookies.get(SESSION_COOKIE))
     if user is None:
         if request.url.path.startswith("/api/"):
             raise HTTPException(401, "Log in first (POST /api/v1/session).")
@@ -71,7 +61,7 @@ def _clear_session_cookies(response) -> None:
 @pages.get("/login")
 def login_page(request: Request):
     nonce = secrets.token_urlsafe(24)
-    response = _render(request, "staff/login.html", {"csrf": nonce, "error": None, "username": ""})
+    response = render(request, "staff/login.html", {"csrf": nonce, "error": None, "username": ""})
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
                         secure=request.app.state.settings.secure_cookies)
     return response
@@ -85,16 +75,16 @@ async def login(request: Request):
         error = "The login form expired; please try again."
         user = None
     else:
-        user = auth.authenticate(_store(request), username, password)
+        user = auth.authenticate(store_of(request), username, password)
         error = None if user else "Wrong username or password."
     if user is None:
         nonce = secrets.token_urlsafe(24)
-        response = _render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
+        response = render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
                            status_code=401)
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
                             secure=request.app.state.settings.secure_cookies)
         return response
-    token, csrf = auth.start_session(_store(request), user["id"], request.app.state.settings.session_hours)
+    token, csrf = auth.start_session(store_of(request), user["id"], request.app.state.settings.session_hours)
     response = RedirectResponse("/", status_code=303)
     _set_session_cookies(request, response, token, csrf)
     response.delete_cookie(LOGIN_COOKIE)
@@ -103,7 +93,7 @@ async def login(request: Request):
 
 @pages.post("/logout")
 def logout(request: Request, user: dict = Depends(staff_writer)):
-    auth.end_session(_store(request), request.cookies.get(SESSION_COOKIE))
+    auth.end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     _clear_session_cookies(response)
     return response
@@ -112,13 +102,13 @@ def logout(request: Request, user: dict = Depends(staff_writer)):
 @pages.get("/")
 def inbox(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
     status = status or None
-    rows = orders.list_orders(_store(request), status)
-    return _render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
+    rows = orders.list_orders(store_of(request), status)
+    return render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
                                                  "statuses": orders.STATUS_LABELS})
 
 
 def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
-    store = _store(request)
+    store = store_of(request)
     order = orders.get_order(store, number=number)
     chosen = order["current"]["image_id"]
     return {"user": user, "order": order, "lineage": designs.lineage(store, chosen),
@@ -128,13 +118,13 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
 
 @pages.get("/orders/{number}")
 def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
-    return _render(request, "staff/order.html", _order_context(request, number, user))
+    return render(request, "staff/order.html", _order_context(request, number, user))
 
 
 @pages.post("/orders/{number}/{action}")
 async def order_action(request: Request, number: int, action: str, user: dict = Depends(staff_writer)):
     form = await request.form()
-    store = _store(request)
+    store = store_of(request)
     text = str(form.get("body", ""))
     error = None
     try:
@@ -143,11 +133,11 @@ async def order_action(request: Request, number: int, action: str, user: dict = 
         error = getattr(exc, "message", str(exc))
     if not is_htmx(request):
         if error:
-            return _render(request, "staff/order.html", _order_context(request, number, user, action_error=error),
+            return render(request, "staff/order.html", _order_context(request, number, user, action_error=error),
                            status_code=422)
         return RedirectResponse(f"/orders/{number}", status_code=303)
     context = _order_context(request, number, user, action_error=error, draft=text if error else "")
-    return _render(request, "staff/_order_panel.html", context, status_code=422 if error else 200)
+    return render(request, "staff/_order_panel.html", context, status_code=422 if error else 200)
 
 
 def _apply_action(store, number: int, action: str, text: str, status: str, user: dict) -> dict:
@@ -169,7 +159,7 @@ def _apply_action(store, number: int, action: str, text: str, status: str, user:
 
 @pages.get("/images/{image_id}.png")
 def image_file(request: Request, image_id: str, user: dict = Depends(staff_user)):
-    image = designs.get_image(_store(request), image_id)
+    image = designs.get_image(store_of(request), image_id)
     return FileResponse(request.app.state.settings.images_dir / image.path, media_type="image/png",
                         headers={"Cache-Control": "private, max-age=86400"})
 
@@ -230,10 +220,10 @@ def _staff_order_json(order: dict) -> dict:
 @api.post("/session")
 def api_login(request: Request, body: LoginIn):
     """Log in: sets the session cookie and a csrftoken cookie to echo in X-CSRF-Token."""
-    user = auth.authenticate(_store(request), body.username, body.password)
+    user = auth.authenticate(store_of(request), body.username, body.password)
     if user is None:
         raise HTTPException(401, "Wrong username or password.")
-    token, csrf = auth.start_session(_store(request), user["id"], request.app.state.settings.session_hours)
+    token, csrf = auth.start_session(store_of(request), user["id"], request.app.state.settings.session_hours)
     response = JSONResponse({"username": user["username"], "role": user["role"], "csrf_token": csrf})
     _set_session_cookies(request, response, token, csrf)
     return response
@@ -242,7 +232,7 @@ def api_login(request: Request, body: LoginIn):
 @api.delete("/session")
 def api_logout(request: Request, user: dict = Depends(staff_writer)):
     """Log out: the session is deleted on the server, so the cookie stops working."""
-    auth.end_session(_store(request), request.cookies.get(SESSION_COOKIE))
+    auth.end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
     response = JSONResponse({"logged_out": True})
     _clear_session_cookies(response)
     return response
@@ -251,7 +241,7 @@ def api_logout(request: Request, user: dict = Depends(staff_writer)):
 @api.get("/orders")
 def api_orders(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
     """The inbox, newest first; `status` filters."""
-    rows = orders.list_orders(_store(request), status)
+    rows = orders.list_orders(store_of(request), status)
     return {"orders": [{"number": r["number"], "status": r["status"], "customer_name": r["customer_name"],
                         "created_at": r["created_at"], "updated_at": r["updated_at"], "total": r["quote"]["total"],
                         "currency": r["quote"]["currency"], "image_url": f"/images/{r['image_id']}.png"}
@@ -261,38 +251,38 @@ def api_orders(request: Request, status: str | None = None, user: dict = Depends
 @api.get("/orders/{number}")
 def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""
-    return _staff_order_json(orders.get_order(_store(request), number=number))
+    return _staff_order_json(orders.get_order(store_of(request), number=number))
 
 
 @api.post("/orders/{number}/accept")
 def api_accept(request: Request, number: int, body: NoteIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(_store(request), number, "accept", body.note or "", "", user))
+    return _staff_order_json(_apply_action(store_of(request), number, "accept", body.note or "", "", user))
 
 
 @api.post("/orders/{number}/request-changes")
 def api_request_changes(request: Request, number: int, body: MessageIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(_store(request), number, "request-changes", body.message, "", user))
+    return _staff_order_json(_apply_action(store_of(request), number, "request-changes", body.message, "", user))
 
 
 @api.post("/orders/{number}/decline")
 def api_decline(request: Request, number: int, body: ReasonIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(_store(request), number, "decline", body.reason, "", user))
+    return _staff_order_json(_apply_action(store_of(request), number, "decline", body.reason, "", user))
 
 
 @api.post("/orders/{number}/messages", status_code=201)
 def api_message(request: Request, number: int, body: BodyIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(_store(request), number, "messages", body.body, "", user))
+    return _staff_order_json(_apply_action(store_of(request), number, "messages", body.body, "", user))
 
 
 @api.post("/orders/{number}/status")
 def api_status(request: Request, number: int, body: StatusIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(_store(request), number, "status", body.note or "", body.status, user))
+    return _staff_order_json(_apply_action(store_of(request), number, "status", body.note or "", body.status, user))
 
 
 @api.get("/price-book")
 def api_price_book(request: Request, user: dict = Depends(staff_user)):
     """The current price book and its version."""
-    book = price_books.current(_store(request))
+    book = price_books.current(store_of(request))
     return {"version": book.version, "created_at": book.created_at, "created_by": book.created_by, "book": book.book}
 
 
@@ -301,5 +291,5 @@ def api_put_price_book(request: Request, body: dict, user: dict = Depends(staff_
     """Save a new price-book version; a bad entry gets 422 naming it."""
     if user["role"] != "admin":
         raise HTTPException(403, "Only an admin can change the price book.")
-    book = price_books.save(_store(request), body.get("book", body), created_by=user["username"])
+    book = price_books.save(store_of(request), body.get("book", body), created_by=user["username"])
     return {"version": book.version, "created_at": book.created_at, "created_by": book.created_by, "book": book.book}

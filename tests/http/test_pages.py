@@ -132,3 +132,12 @@ def test_every_response_carries_a_strict_content_security_policy(request, app, p
 def test_unknown_pages_get_a_friendly_404(customer):
     response = customer.get("/o/not-a-token")
     assert response.status_code == 404 and "No order with that reference" in response.text
+
+
+def test_the_cancel_button_cancels_the_waiting_round(customer):
+    response = customer.post("/designs", data={"description": EXAMPLE}, follow_redirects=False)
+    design_id = response.headers["location"].rsplit("/", 1)[1]
+    job_id = re.search(r"/jobs/([^/]+)/cancel", customer.get(f"/d/{design_id}").text).group(1)
+    fragment = customer.post(f"/d/{design_id}/jobs/{job_id}/cancel", headers=HX)
+    assert "That round was cancelled" in fragment.text and "hx-trigger" not in fragment.text.split(">")[0]
+    assert customer.get(f"/api/v1/jobs/{job_id}").json()["status"] == "cancelled"
