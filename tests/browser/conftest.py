@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from appliance import cli
-from tests.conftest import LiveServer
+from tests.live import LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -11,7 +11,7 @@ from PIL import Image
 
 from appliance import auth
 from appliance.store import Store
-from tests.conftest import free_port
+from tests.live import free_port
 
 DIAMRA = str(Path(sys.executable).parent / "diamra")
 
