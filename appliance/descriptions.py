@@ -337,76 +337,47 @@ def _accent_group(stone_type: str, where: str, setting: str | None = None) -> St
                       count=1, setting="halo" if where == "halo" else (setting or "pave"))
 
 
-_THINNER = re.compile(r"\b(thinner|slimmer|narrower|finer|more delicate|daintier)\b")
-_THICKER = re.compile(r"\b(thicker|wider|chunkier|bolder|heavier|broader)\b")
-_BIGGER = re.compile(r"\b(bigger|larger)\b")
-_SMALLER = re.compile(r"\b(smaller|tinier)\b")
+
+# What single words name, for reading a round's instruction (appliance.instructions).
+
+def named_metal(text: str) -> str | None:
+    """The metal the words name, if any ('make it platinum' -> 'platinum')."""
+    t = _Text(_normalise(text))
+    if not any(t.find(pattern) for pattern, _ in _METAL_PATTERNS):
+        return None
+    return _metal(t, [])
 
 
-def revise_spec(spec: Spec, instruction: str | None) -> tuple[Spec, list[str]]:
-    """Apply a round's instruction ("thinner band", "make it platinum") to the spec, so the
-    picture, the materials and the price keep agreeing. Returns the spec and what changed,
-    in words; an instruction with nothing to change returns the spec as it was."""
-    if not instruction:
-        return spec, []
-    text = _normalise(instruction)
-    data = spec.model_dump()
-    changes: list[str] = []
-    center = next((g for g in data["stones"] if g["role"] == "center"), None)
-    if _THINNER.search(text):
-        data["band_width_mm"] = max(1.2, round(spec.band_width_mm * 0.75, 1))
-        data["band_thickness_mm"] = max(1.0, round(spec.band_thickness_mm * 0.9, 1))
-        changes.append(f"band width {spec.band_width_mm:g} → {data['band_width_mm']:g} mm")
-    elif _THICKER.search(text):
-        data["band_width_mm"] = min(12.0, round(spec.band_width_mm * 1.3, 1))
-        data["band_thickness_mm"] = min(4.0, round(spec.band_thickness_mm * 1.1, 1))
-        changes.append(f"band width {spec.band_width_mm:g} → {data['band_width_mm']:g} mm")
-    if center and (_BIGGER.search(text) or _SMALLER.search(text)):
-        factor = 1.1 if _BIGGER.search(text) else 0.9
-        center["length_mm"] = round(min(30, center["length_mm"] * factor), 2)
-        center["width_mm"] = round(min(30, center["width_mm"] * factor), 2)
-        changes.append(f"centre stone {'larger' if factor > 1 else 'smaller'} ({center['length_mm']:g} mm)")
-    t = _Text(text)
-    for pattern, _ in _METAL_PATTERNS:
-        if t.find(pattern):
-            metal = _metal(_Text(text), [])
-            if metal != spec.metal:
-                data["metal"] = metal
-                changes.append(f"metal → {catalog.METALS[metal].label}")
-            break
-    if center and (m := _STONE_RE.search(text)):
-        stone_type = next((v for p, v in _STONE_WORDS if re.fullmatch(p, m.group(1))), None)
-        if stone_type == "diamond" and _LAB_RE.search(text):
-            stone_type = "lab_diamond"
-        if stone_type and stone_type != center["type"] and not _ACCENT_RE.search(text):
-            center["type"] = stone_type
-            changes.append(f"centre stone → {catalog.STONE_TYPES[stone_type].label}")
-    if center and (sm := _SHAPE_RE.search(text)):
-        word = re.sub(r"\s+", " ", sm.group(1))
-        shape = "emerald" if word.startswith("emerald") else _SHAPE_WORDS.get(word, word)
-        if shape != center["shape"]:
-            ratio = catalog.SHAPES[shape].ratio
-            center["shape"] = shape
-            center["length_mm"] = round(max(center["width_mm"] * ratio, center["width_mm"]), 2)
-            changes.append(f"centre stone shape → {catalog.SHAPES[shape].label}")
-    if re.search(r"\b(no|without|remove|drop)\s+(the\s+)?halo\b", text):
-        before = len(data["stones"])
-        data["stones"] = [g for g in data["stones"] if g["setting"] != "halo"]
-        if len(data["stones"]) != before:
-            changes.append("halo removed")
-    elif re.search(r"\badd\s+(a\s+)?halo\b", text) and center and not any(g["setting"] == "halo" for g in data["stones"]):
-        halo = _accent_group("diamond", "halo")
-        data["stones"].append(halo.model_copy(update={"count": halo_count(StoneGroup(**center), 1.3)}).model_dump())
-        changes.append("halo of small diamonds added")
-    if re.search(r"\b(no|without|remove|drop)\s+(the\s+)?(accents?|small\s+diamonds|pave)\b|\bplain\s+band\b", text):
-        before = len(data["stones"])
-        data["stones"] = [g for g in data["stones"] if not (g["role"] == "accent" and g["setting"] != "halo")]
-        if len(data["stones"]) != before:
-            changes.append("accent stones removed")
-    if m := _FINISH_RE.search(text):
-        if m.group(1) != spec.finish:
-            data["finish"] = m.group(1)
-            changes.append(f"finish → {catalog.FINISHES[m.group(1)]}")
-    if not changes:
-        return spec, []
-    return Spec(**data), changes
+def named_stone_type(text: str) -> str | None:
+    """The stone type the words name, if any; lab-grown when they say so."""
+    t = _normalise(text)
+    m = _STONE_RE.search(t)
+    if not m:
+        return None
+    stone = next((v for p, v in _STONE_WORDS if re.fullmatch(p, m.group(1))), None)
+    return "lab_diamond" if stone == "diamond" and _LAB_RE.search(t) else stone
+
+
+def named_shape(text: str) -> str | None:
+    """The stone shape the words name, if any."""
+    m = _SHAPE_RE.search(_normalise(text))
+    if not m:
+        return None
+    word = re.sub(r"\s+", " ", m.group(1))
+    return "emerald" if word.startswith("emerald") else _SHAPE_WORDS.get(word, word)
+
+
+def named_finish(text: str) -> str | None:
+    """The finish the words name, if any."""
+    m = _FINISH_RE.search(_normalise(text))
+    return m.group(1) if m else None
+
+
+def mentions_accents(text: str) -> bool:
+    """Whether the words are about small accent stones rather than the centre stone."""
+    return bool(_ACCENT_RE.search(_normalise(text)))
+
+
+def accent_group(where: str) -> StoneGroup:
+    """A group of small round diamonds for a halo or along the band (count filled later)."""
+    return _accent_group("diamond", where)

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import designs, jobs, orders, price_books
-from appliance.descriptions import revise_spec
+from appliance.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.specs import Spec
 from web import materials

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from appliance import catalog
 from appliance.pricing import DEFAULT_PRICE_BOOK, PriceBookError, metal_weight_g, quote, validate_price_book
-from appliance.specs import Spec, StoneGroup
+from appliance.specs import Spec
 
 BOOK = validate_price_book(DEFAULT_PRICE_BOOK)
 CENTER = {"role": "center", "type": "diamond", "shape": "round", "length_mm": 6.5, "width_mm": 6.5}

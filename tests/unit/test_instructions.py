@@ -1,0 +1,24 @@
+import pytest
+
+from appliance.descriptions import parse_description
+from appliance.instructions import revise_spec
+
+
+@pytest.mark.parametrize("instruction,check", [
+    ("thinner band", lambda before, after: after.band_width_mm < before.band_width_mm),
+    ("a wider band please", lambda before, after: after.band_width_mm > before.band_width_mm),
+    ("make it platinum", lambda before, after: after.metal == "platinum"),
+    ("bigger stone", lambda before, after: after.center.length_mm > before.center.length_mm),
+    ("add a halo", lambda before, after: any(g.setting == "halo" for g in after.stones)),
+    ("cushion cut instead", lambda before, after: after.center.shape == "cushion"),
+    ("sapphire instead of the diamond", lambda before, after: after.center.type == "sapphire"),
+])
+def test_an_instruction_revises_the_spec(instruction, check):
+    before = parse_description("14k rose gold ring with a 1.5 carat oval lab diamond, size 6").spec
+    after, changes = revise_spec(before, instruction)
+    assert changes and check(before, after)
+
+
+def test_an_instruction_with_nothing_to_change_keeps_the_spec():
+    before = parse_description("14k rose gold ring with a 1.5 carat oval lab diamond").spec
+    assert revise_spec(before, "more sparkle, softer light") == (before, [])
