@@ -30,9 +30,11 @@ make_venv() {
 }
 
 install_app() {
-  local extra="${1:-}"
+  # A regular (not editable) install: pip rebuilds a local folder every time, so a
+  # re-run always installs the code in this checkout. `dev` passes -e.
+  local extra="${1:-}" editable="${2:-}"
   say "installing diamra${extra:+ with [$extra]}"
-  "$VENV/bin/python" -m pip install --quiet -e ".${extra:+[$extra]}"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $editable ".${extra:+[$extra]}"
 }
 
 as_root() {
@@ -59,7 +61,7 @@ case "$mode" in
     ;;
   dev)
     make_venv
-    install_app test
+    install_app test -e
     say "installed; start with: $VENV/bin/diamra serve"
     ;;
   test)
