@@ -1,13 +1,21 @@
-"""The jeweler's facts: metals and their densities, stones and their gravities, shapes,
-settings, piece types and ring sizes. Plain data plus the geometry that follows from it.
+"""The jeweler's facts: metals, stones, shapes, settings, piece types and their styles.
+Plain data plus the stone geometry that follows from it. Ring sizes live in
+`appliance.ring_sizes`, piece geometry in `appliance.geometry`.
 
-Densities are g/cm3 for common casting alloys (real alloys vary; the price book can
-override them). Carat factors follow the trade's weight-estimation formulas.
+Sources for the numbers (checked against published tables; the price book can override
+every metal figure, since real alloys vary):
+- Alloy densities, g/cm3: casting suppliers' alloy data sheets (Hoover & Strong, Stuller).
+  Palladium 950 is ~11.0, not pure palladium's 12.02; platinum 950 ranges 20.1 (Ru)
+  to 21.4 (Ir), 20.7 (Co) is the common casting alloy.
+- Specific gravities: GIA gem reference (diamond 3.52, corundum 4.00, beryl 2.72 for
+  emerald and aquamarine, morganite 2.80, quartz 2.65, topaz 3.53, zoisite 3.35,
+  garnet ~3.9, moissanite 3.21).
+- Carat formulas: the trade's weight-estimation formulas (L x W x depth x factor, the
+  factor rising with the length-to-width ratio for step cuts, pears and marquises).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -16,24 +24,26 @@ class Metal:
     key: str
     label: str
     density: float          # g/cm3
-    fineness: float         # share of precious metal by weight
-    colour: str             # yellow | white | rose | platinum | silver | palladium
+    fineness: float         # share of the precious metal by weight
+    base: str               # gold | platinum | palladium | silver: whose spot price applies
+    casting_loss: float     # share of extra metal the casting and finishing consume
     rgb: tuple[int, int, int]
 
 
 METALS: dict[str, Metal] = {m.key: m for m in (
-    Metal("10k_yellow", "10k yellow gold", 11.57, 0.417, "yellow", (222, 184, 96)),
-    Metal("10k_white", "10k white gold", 11.07, 0.417, "white", (214, 214, 210)),
-    Metal("10k_rose", "10k rose gold", 11.59, 0.417, "rose", (226, 160, 130)),
-    Metal("14k_yellow", "14k yellow gold", 13.07, 0.585, "yellow", (226, 184, 88)),
-    Metal("14k_white", "14k white gold", 12.61, 0.585, "white", (218, 218, 214)),
-    Metal("14k_rose", "14k rose gold", 13.26, 0.585, "rose", (228, 156, 122)),
-    Metal("18k_yellow", "18k yellow gold", 15.58, 0.750, "yellow", (232, 186, 76)),
-    Metal("18k_white", "18k white gold", 14.64, 0.750, "white", (222, 222, 218)),
-    Metal("18k_rose", "18k rose gold", 15.18, 0.750, "rose", (230, 150, 116)),
-    Metal("platinum", "platinum 950", 20.7, 0.950, "platinum", (205, 208, 212)),
-    Metal("palladium", "palladium 950", 12.0, 0.950, "palladium", (196, 196, 192)),
-    Metal("sterling", "sterling silver", 10.40, 0.925, "silver", (200, 202, 206)),
+    Metal("10k_yellow", "10k yellow gold", 11.57, 0.417, "gold", 0.08, (222, 184, 96)),
+    Metal("10k_white", "10k white gold", 11.07, 0.417, "gold", 0.08, (214, 214, 210)),
+    Metal("10k_rose", "10k rose gold", 11.59, 0.417, "gold", 0.08, (226, 160, 130)),
+    Metal("14k_yellow", "14k yellow gold", 13.07, 0.585, "gold", 0.08, (226, 184, 88)),
+    Metal("14k_white", "14k white gold", 12.61, 0.585, "gold", 0.08, (218, 218, 214)),
+    Metal("14k_rose", "14k rose gold", 13.26, 0.585, "gold", 0.08, (228, 156, 122)),
+    Metal("18k_yellow", "18k yellow gold", 15.58, 0.750, "gold", 0.08, (232, 186, 76)),
+    Metal("18k_white", "18k white gold", 14.64, 0.750, "gold", 0.08, (222, 222, 218)),
+    Metal("18k_rose", "18k rose gold", 15.18, 0.750, "gold", 0.08, (230, 150, 116)),
+    Metal("22k_yellow", "22k yellow gold", 17.80, 0.916, "gold", 0.08, (236, 190, 70)),
+    Metal("platinum", "platinum 950", 20.70, 0.950, "platinum", 0.10, (205, 208, 212)),
+    Metal("palladium", "palladium 950", 11.00, 0.950, "palladium", 0.10, (196, 196, 192)),
+    Metal("sterling", "sterling silver", 10.36, 0.925, "silver", 0.06, (200, 202, 206)),
 )}
 
 
@@ -41,8 +51,9 @@ METALS: dict[str, Metal] = {m.key: m for m in (
 class StoneType:
     key: str
     label: str
-    gravity: float          # specific gravity; carat formulas are written for diamond (3.52)
+    gravity: float          # specific gravity; the carat formulas are written for diamond
     rgb: tuple[int, int, int]
+    by_piece: bool = False  # priced per piece by diameter (pearls), not per carat
 
 
 STONE_TYPES: dict[str, StoneType] = {s.key: s for s in (
@@ -52,6 +63,13 @@ STONE_TYPES: dict[str, StoneType] = {s.key: s for s in (
     StoneType("sapphire", "blue sapphire", 4.00, (40, 70, 170)),
     StoneType("ruby", "ruby", 4.00, (170, 20, 50)),
     StoneType("emerald", "emerald", 2.72, (20, 140, 80)),
+    StoneType("aquamarine", "aquamarine", 2.72, (120, 190, 215)),
+    StoneType("morganite", "morganite", 2.80, (238, 178, 170)),
+    StoneType("amethyst", "amethyst", 2.65, (130, 70, 170)),
+    StoneType("topaz", "blue topaz", 3.53, (90, 170, 220)),
+    StoneType("tanzanite", "tanzanite", 3.35, (80, 70, 170)),
+    StoneType("garnet", "garnet", 3.90, (120, 20, 30)),
+    StoneType("pearl", "pearl", 2.70, (240, 234, 222), by_piece=True),
 )}
 
 DIAMOND_GRAVITY = 3.52
@@ -61,20 +79,24 @@ DIAMOND_GRAVITY = 3.52
 class Shape:
     key: str
     label: str
-    factor: float           # carat = length-ish term x depth x factor (diamond)
-    ratio: float            # usual length / width
-    depth: float            # usual depth as a share of width
+    ratio: float            # the usual length / width
+    depth: float            # the usual total depth as a share of the width
+    # (length/width ratio, factor) points; the factor is interpolated between them.
+    factors: tuple[tuple[float, float], ...]
+    spread: str = "lw"      # "avg": ((L+W)/2)^2 (round, oval); "lw": L x W
 
 
 SHAPES: dict[str, Shape] = {s.key: s for s in (
-    Shape("round", "round", 0.0061, 1.00, 0.61),
-    Shape("oval", "oval", 0.0062, 1.40, 0.60),
-    Shape("princess", "princess", 0.0083, 1.00, 0.70),
-    Shape("cushion", "cushion", 0.0081, 1.05, 0.65),
-    Shape("emerald", "emerald cut", 0.0080, 1.45, 0.64),
-    Shape("pear", "pear", 0.0060, 1.55, 0.60),
-    Shape("marquise", "marquise", 0.0058, 2.00, 0.60),
-    Shape("heart", "heart", 0.0059, 1.00, 0.60),
+    Shape("round", "round", 1.00, 0.615, ((1.0, 0.0061),), "avg"),
+    Shape("oval", "oval", 1.40, 0.62, ((1.0, 0.0062),), "avg"),
+    Shape("princess", "princess", 1.00, 0.74, ((1.0, 0.0083), (1.5, 0.0090)), ),
+    Shape("cushion", "cushion", 1.05, 0.68, ((1.0, 0.0081), (1.1, 0.0084), (1.2, 0.0087), (1.5, 0.0092))),
+    Shape("emerald", "emerald cut", 1.45, 0.67, ((1.0, 0.0080), (1.5, 0.0092), (2.0, 0.0100), (2.5, 0.0106))),
+    Shape("asscher", "asscher", 1.00, 0.69, ((1.0, 0.0080), (1.2, 0.0085))),
+    Shape("radiant", "radiant", 1.25, 0.65, ((1.0, 0.0081), (1.5, 0.0095), (2.0, 0.0100))),
+    Shape("pear", "pear", 1.60, 0.60, ((1.25, 0.00615), (1.5, 0.0062), (1.66, 0.0062), (2.0, 0.0065))),
+    Shape("marquise", "marquise", 2.00, 0.60, ((1.5, 0.00565), (2.0, 0.0058), (2.5, 0.00585), (3.0, 0.00595))),
+    Shape("heart", "heart", 1.00, 0.60, ((1.0, 0.0059),)),
 )}
 
 SETTINGS = {
@@ -83,6 +105,8 @@ SETTINGS = {
     "pave": "pavé",
     "channel": "channel",
     "halo": "halo",
+    "bar": "bar",
+    "tension": "tension",
 }
 
 STONE_ROLES = {"center": "centre stone", "side": "side stones", "accent": "accent stones"}
@@ -95,39 +119,67 @@ PIECE_TYPES = {
     "necklace": "necklace",
 }
 
+# The styles a piece type comes in; labour is priced per piece type and style.
+STYLES: dict[str, dict[str, str]] = {
+    "ring": {"plain": "plain band", "solitaire": "solitaire", "halo": "halo", "three_stone": "three-stone",
+             "pave": "pavé band", "eternity": "eternity band"},
+    "pendant": {"solitaire": "solitaire pendant", "halo": "halo pendant", "plain": "metal pendant"},
+    "earrings": {"stud": "studs", "drop": "drops", "hoop": "hoops"},
+    "bracelet": {"chain": "chain bracelet", "tennis": "tennis bracelet", "bangle": "bangle"},
+    "necklace": {"chain": "chain", "riviera": "riviera (tennis) necklace", "pendant": "necklace with a drop"},
+}
+
+CHAIN_STYLES = {"cable": "cable", "box": "box", "rope": "rope", "curb": "curb", "figaro": "figaro", "snake": "snake"}
+
 FINISHES = {"polished": "high polish", "matte": "matte", "brushed": "brushed", "hammered": "hammered"}
 
-PROFILES = {"flat": 1.0, "comfort": 0.85, "court": 0.80}
-
-US_RING_SIZES = (3.0, 16.0)
-
-
-def ring_inner_diameter_mm(us_size: float) -> float:
-    """Inner diameter of a ring of the given US size (11.63 + 0.8128 x size)."""
-    return 11.63 + 0.8128 * us_size
+# Share of a flat band's cross-section that each profile keeps.
+PROFILES = {"flat": 1.0, "comfort": 0.85, "court": 0.78}
 
 
-def us_size_from_eu(eu_size: float) -> float:
-    """US size from an EU/ISO 8653 size (the inner circumference in mm)."""
-    return (eu_size / math.pi - 11.63) / 0.8128
+def _factor(shape: Shape, ratio: float) -> float:
+    points = shape.factors
+    if ratio <= points[0][0]:
+        return points[0][1]
+    for (r0, f0), (r1, f1) in zip(points, points[1:]):
+        if ratio <= r1:
+            return f0 + (f1 - f0) * (ratio - r0) / (r1 - r0)
+    return points[-1][1]
 
 
 def stone_carat(stone_type: str, shape: str, length_mm: float, width_mm: float) -> float:
-    """Estimated carat weight of one stone from its face-up size in millimetres."""
+    """Estimated carat weight of one stone from its face-up size in millimetres, at the
+    shape's usual depth, scaled from diamond by specific gravity."""
     s = SHAPES[shape]
     depth = width_mm * s.depth
-    if shape in ("round", "oval", "heart"):
-        spread = ((length_mm + width_mm) / 2) ** 2
-    else:
-        spread = length_mm * width_mm
-    diamond_carat = spread * depth * s.factor
-    return diamond_carat * STONE_TYPES[stone_type].gravity / DIAMOND_GRAVITY
+    spread = ((length_mm + width_mm) / 2) ** 2 if s.spread == "avg" else length_mm * width_mm
+    diamond = spread * depth * _factor(s, length_mm / width_mm)
+    return diamond * STONE_TYPES[stone_type].gravity / DIAMOND_GRAVITY
 
 
-def stone_size_for_carat(stone_type: str, shape: str, carat: float) -> tuple[float, float]:
-    """Face-up (length, width) in mm of a stone of the given carat in the shape's usual ratio."""
-    s = SHAPES[shape]
-    # Carat is proportional to width^3 at a fixed ratio; solve with the unit-width weight.
-    unit = stone_carat(stone_type, shape, s.ratio, 1.0)
+def stone_size_for_carat(stone_type: str, shape: str, carat: float, ratio: float | None = None) -> tuple[float, float]:
+    """Face-up (length, width) in mm of a stone of `carat` at `ratio` (the shape's usual
+    length-to-width ratio when not given)."""
+    ratio = ratio or SHAPES[shape].ratio
+    unit = stone_carat(stone_type, shape, ratio, 1.0)   # carat is proportional to width^3
     width = (carat / unit) ** (1 / 3)
-    return round(width * s.ratio, 2), round(width, 2)
+    return round(width * ratio, 2), round(width, 2)
+
+
+def default_style(piece_type: str, roles: list[str], settings: list[str]) -> str:
+    """The style a piece's stones imply when the customer named none."""
+    if piece_type == "ring":
+        if "halo" in settings:
+            return "halo"
+        if "side" in roles and "center" in roles:
+            return "three_stone"
+        if "center" in roles:
+            return "solitaire"
+        return "pave" if roles else "plain"
+    if piece_type == "pendant":
+        return "halo" if "halo" in settings else ("solitaire" if roles else "plain")
+    if piece_type == "earrings":
+        return "stud"
+    if piece_type == "bracelet":
+        return "tennis" if roles else "chain"
+    return "pendant" if "center" in roles else ("riviera" if roles else "chain")

@@ -11,7 +11,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from appliance import catalog
+from appliance import catalog, ring_sizes
 
 
 # Which catalog vocabulary each word-valued field must come from: (words, choices).
@@ -24,6 +24,8 @@ _VOCABULARY = {
     "metal": ("metal", catalog.METALS),
     "profile": ("band profile", catalog.PROFILES),
     "finish": ("finish", catalog.FINISHES),
+    "size_system": ("ring size system", ring_sizes.SYSTEMS),
+    "chain_style": ("chain style", catalog.CHAIN_STYLES),
 }
 
 
@@ -73,9 +75,17 @@ class StoneGroup(BaseModel):
     def carat_total(self) -> float:
         return self.carat_each * self.count
 
+    @property
+    def by_piece(self) -> bool:
+        """Priced and described by size, not carat (pearls)."""
+        return catalog.STONE_TYPES[self.type].by_piece
+
     def describe(self) -> str:
-        """Words a person uses for this group: '1 x 1.50 ct oval lab-grown diamond'."""
+        """Words a person uses for this group: '1.50 ct oval lab-grown diamond',
+        '18 x 0.010 ct round natural diamond', '2 x 8 mm pearl'."""
         stone = catalog.STONE_TYPES[self.type].label
+        if self.by_piece:
+            return f"{self.count} x {self.length_mm:g} mm {stone}" if self.count > 1 else f"{self.length_mm:g} mm {stone}"
         shape = catalog.SHAPES[self.shape].label
         if self.count == 1:
             return f"{self.carat_each:.2f} ct {shape} {stone}"
@@ -88,35 +98,66 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     piece_type: str = "ring"
+    style: str | None = None
     metal: str = "14k_yellow"
-    ring_size: float | None = Field(7.0, ge=catalog.US_RING_SIZES[0], le=catalog.US_RING_SIZES[1])
+    ring_size: float | None = Field(7.0, ge=ring_sizes.ALLOWED_US[0], le=ring_sizes.ALLOWED_US[1])
+    size_system: str = "us"
     band_width_mm: float = Field(2.0, ge=1.0, le=12.0)
     band_thickness_mm: float = Field(1.6, ge=0.8, le=4.0)
     profile: str = "comfort"
     stones: list[StoneGroup] = Field(default_factory=list, max_length=6)
     chain_length_mm: int | None = Field(None, ge=300, le=1000)
+    chain_style: str = "cable"
+    bracelet_length_mm: int | None = Field(None, ge=140, le=240)
     finish: str = "polished"
 
-    _vocabulary = field_validator("piece_type", "metal", "profile", "finish")(_in_catalog)
-
-    @field_validator("ring_size")
-    @classmethod
-    def _quarter_sizes(cls, v: float | None) -> float | None:
-        return None if v is None else round(v * 4) / 4
+    _vocabulary = field_validator("piece_type", "metal", "profile", "finish", "size_system",
+                                  "chain_style")(_in_catalog)
 
     @model_validator(mode="after")
     def _fits_the_piece(self) -> "Spec":
-        if self.piece_type == "ring" and self.ring_size is None:
+        is_ring = self.piece_type == "ring"
+        if is_ring and self.ring_size is None:
             self.ring_size = 7.0
-        if self.piece_type != "ring":
+        if is_ring:
+            # US sizes come in quarters; a size given in another system keeps its exact value.
+            step = 4 if self.size_system == "us" else 100
+            self.ring_size = round(self.ring_size * step) / step
+        else:
             self.ring_size = None
-        if self.piece_type in ("pendant", "necklace") and self.chain_length_mm is None:
+        has_chain = self.piece_type in ("pendant", "necklace")
+        if has_chain and self.chain_length_mm is None:
             self.chain_length_mm = 450
-        if self.piece_type not in ("pendant", "necklace"):
+        if has_chain and "band_width_mm" not in self.model_fields_set:
+            self.band_width_mm = 1.2          # a chain, not a ring band
+        if not has_chain:
             self.chain_length_mm = None
+        if self.piece_type == "bracelet" and self.bracelet_length_mm is None:
+            self.bracelet_length_mm = 180
+        if self.piece_type != "bracelet":
+            self.bracelet_length_mm = None
+        if self.style is not None and self.style not in catalog.STYLES[self.piece_type]:
+            raise ValueError(f"unknown {self.piece_type} style {self.style!r}; choose one of: "
+                             f"{', '.join(catalog.STYLES[self.piece_type])}")
         if sum(1 for g in self.stones if g.role == "center") > 1:
             raise ValueError("a piece has at most one centre stone group")
+        for g in self.stones:
+            if g.by_piece and g.shape != "round":
+                raise ValueError("pearls are measured round, by diameter")
         return self
+
+    @property
+    def effective_style(self) -> str:
+        """The style the customer chose, or the one the stones imply."""
+        return self.style or catalog.default_style(
+            self.piece_type, [g.role for g in self.stones], [g.setting for g in self.stones])
+
+    @property
+    def size_label(self) -> str | None:
+        """The ring size in the customer's own system ('M½', '52', '6.5', '13')."""
+        if self.ring_size is None:
+            return None
+        return ring_sizes.from_us(self.size_system, self.ring_size)
 
     @property
     def center(self) -> StoneGroup | None:
@@ -126,16 +167,20 @@ class Spec(BaseModel):
         """One line a jeweler reads at a glance."""
         parts = [catalog.METALS[self.metal].label, catalog.PIECE_TYPES[self.piece_type]]
         if self.ring_size is not None:
-            parts.append(f"size {self.ring_size:g}")
+            system = "" if self.size_system == "us" else f"{self.size_system.upper()} "
+            parts.append(f"size {system}{self.size_label}")
         parts.extend(g.describe() for g in self.stones)
         return ", ".join(parts)
 
 
-def band_accent_count(ring_size: float, stone_mm: float, eternity: bool = False) -> int:
-    """How many accent stones of `stone_mm` fit along the top half (or all) of a band."""
-    circumference = math.pi * catalog.ring_inner_diameter_mm(ring_size)
+def band_accent_count(ring_size: float, stone_mm: float, eternity: bool = False, band_width_mm: float = 2.0) -> int:
+    """How many accent stones of `stone_mm` the band holds: along its top half (or all
+    around for an eternity band), in as many rows as its width allows with a 0.3 mm wall
+    each side."""
+    circumference = math.pi * ring_sizes.inner_diameter(ring_size)
     covered = circumference if eternity else circumference / 2
-    return max(1, int(covered // (stone_mm + 0.2)))
+    rows = max(1, int((band_width_mm - 0.6) // (stone_mm + 0.1)))
+    return max(1, int(covered // (stone_mm + 0.2)) * rows)
 
 
 def halo_count(center: StoneGroup, stone_mm: float) -> int:

@@ -162,6 +162,7 @@ LATEST_WORKER = "SELECT * FROM workers ORDER BY heartbeat_at DESC LIMIT 1"
 
 LATEST_PRICE_BOOK = "SELECT * FROM price_books ORDER BY version DESC LIMIT 1"
 GET_PRICE_BOOK = "SELECT * FROM price_books WHERE version = :version"
+PRICE_BOOK_VERSIONS = "SELECT version, created_at, created_by FROM price_books ORDER BY version DESC"
 INSERT_PRICE_BOOK = """
 INSERT INTO price_books (book_json, created_at, created_by) VALUES (:book_json, :now, :created_by)
 """

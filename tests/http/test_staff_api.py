@@ -101,10 +101,14 @@ def test_the_price_book_is_versioned_and_validated(staff_session):
     client, headers = staff_session
     current = client.get("/api/v1/price-book").json()
     assert current["version"] == 1
-    bad = client.put("/api/v1/price-book", json={**current["book"], "markup": "-2"}, headers=headers)
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "markup"
-    saved = client.put("/api/v1/price-book", json={**current["book"], "markup": "2.5"}, headers=headers)
+    markup = current["book"]["markup"]
+    bad = client.put("/api/v1/price-book", json={**current["book"], "markup": {**markup, "metal": [["0", "-2"]]}},
+                     headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "markup.metal.0"
+    saved = client.put("/api/v1/price-book", json={**current["book"], "markup": {**markup, "metal": [["0", "2.5"]]}},
+                       headers=headers)
     assert saved.json()["version"] == 2 and saved.json()["created_by"] == "jeweler"
+    assert client.get("/api/v1/price-book").json()["book"]["markup"]["metal"] == [["0", "2.5"]]
 
 
 def test_the_openapi_document_lists_the_staff_contract(staff):

@@ -19,7 +19,7 @@ def test_the_studio_example_gives_metal_size_and_both_stone_groups():
 @pytest.mark.parametrize("text,metal,piece,size", [
     ("platinum halo engagement ring, 2ct cushion diamond, size 6 1/2", "platinum", "ring", 6.5),
     ("sterling silver pendant with an 8x6mm oval sapphire on an 18 inch chain", "sterling", "pendant", None),
-    ("18k white gold band 4mm wide, hammered, EU 52", "18k_white", "ring", 6.0),
+    ("18k white gold band 4mm wide, hammered, EU 52", "18k_white", "ring", 6.06),
     ("diamond stud earrings 0.5ct each in white gold", "14k_white", "earrings", None),
     ("yellow gold tennis bracelet with small diamonds", "14k_yellow", "bracelet", None),
     ("one and a half carat round moissanite in 10k yellow gold, size seven", "10k_yellow", "ring", 7.0),

@@ -29,7 +29,7 @@ def test_placing_an_order_records_the_snapshot_and_the_first_event(order):
 
 def test_the_quote_snapshot_does_not_follow_later_price_changes(store, order):
     book = price_books.current(store).book
-    price_books.save(store, {**book, "markup": "3.5"}, created_by="test")
+    price_books.save(store, {**book, "markup": {**book["markup"], "stone": [["0", "3.5"]]}}, created_by="test")
     again = orders.get_order(store, number=order["number"])
     assert again["current"]["quote"] == order["current"]["quote"]
     with pytest.raises(sqlite3.IntegrityError, match="immutable"):

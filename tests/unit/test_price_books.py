@@ -1,0 +1,78 @@
+import copy
+import re
+
+import pytest
+
+from appliance import price_books
+from appliance.errors import Invalid
+from appliance.price_books import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
+
+
+def changed(path: str, value) -> dict:
+    book = copy.deepcopy(DEFAULT_PRICE_BOOK)
+    *parents, last = path.split(".")
+    node = book
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return book
+
+
+@pytest.mark.parametrize("path,value,field", [
+    ("currency", "dollars", "currency"),
+    ("metals.platinum.price_per_gram", "-3", "metals.platinum.price_per_gram"),
+    ("metals.14k_rose.density", "abc", "metals.14k_rose.density"),
+    ("metals.sterling.casting_loss", "8", "metals.sterling.casting_loss"),
+    ("stone_per_carat.ruby", [["0", "900"], ["1", "450"]], "stone_per_carat.ruby.1"),
+    ("stone_per_carat.ruby", [["0", "100"], ["0", "200"]], "stone_per_carat.ruby.1"),
+    ("stone_per_carat.ruby", [["0.5", "100"]], "stone_per_carat.ruby.0"),
+    ("markup.stone", [["0", "0.5"]], "markup.stone.0"),
+    ("labor.ring", {"plain": "10"}, "labor.ring.solitaire"),
+    ("rounding", "to the nearest", "rounding"),
+    ("deposit_pct", "150", "deposit_pct"),
+    ("validity_days", 0, "validity_days"),
+    ("metal_pricing", "barter", "metal_pricing"),
+])
+def test_a_bad_entry_is_named(path, value, field):
+    with pytest.raises(PriceBookError) as info:
+        validate_price_book(changed(path, value))
+    assert info.value.field == field
+
+
+def test_the_defaults_are_valid_and_normalised():
+    assert validate_price_book(DEFAULT_PRICE_BOOK) == validate_price_book(validate_price_book(DEFAULT_PRICE_BOOK))
+
+
+def test_a_first_version_book_is_upgraded_keeping_the_store_s_figures():
+    old = {"currency": "EUR", "markup": "3", "round_to": "1", "validity_days": 30,
+           "metal_per_gram": {"platinum": "61"}, "labor": {"ring": "333"}}
+    book = validate_price_book(upgrade(old))
+    assert book["currency"] == "EUR" and book["validity_days"] == 30
+    assert book["metals"]["platinum"]["price_per_gram"] == "61"
+    assert book["labor"]["ring"]["halo"] == "333" and book["markup"]["stone"] == [["0", "3"]]
+
+
+def test_every_save_is_a_new_version(store):
+    first = price_books.current(store)
+    book = copy.deepcopy(first.book)
+    book["markup"]["labor"] = [["0", "2.5"]]
+    second = price_books.save(store, book, created_by="maria")
+    assert (first.version, second.version) == (1, 2) and second.created_by == "maria"
+    assert [v["version"] for v in price_books.versions(store)] == [2, 1]
+    with pytest.raises(Invalid) as info:
+        price_books.save(store, changed("tax_rate", "-1"), created_by="maria")
+    assert info.value.field == "tax_rate" and price_books.current(store).version == 2
+
+
+def test_preview_shows_what_a_change_does_to_sample_designs():
+    book = validate_price_book(DEFAULT_PRICE_BOOK)
+    dearer = copy.deepcopy(book)
+    dearer["labor"]["ring"] = {k: str(int(v) * 2) for k, v in book["labor"]["ring"].items()}
+    rows = price_books.preview(book, dearer)
+    assert len(rows) == len(price_books.SAMPLE_DESCRIPTIONS)
+    rings = [r for r in rows if re.search(r"\b(ring|band)\b", r["description"])]
+    assert all(float(r["change_pct"]) > 0 for r in rings)
+    assert [r for r in rows if "pendant" in r["description"]][0]["change_pct"] == "0.0"
