@@ -424,7 +424,7 @@ def _apply(t: _Text, group: _Group, size, setting, shape, count) -> None:
 
 
 def _finish_groups(groups: list[_Group], fields: dict, notes: list[str]) -> list[StoneGroup]:
-    piece, style = fields["piece_type"], fields.get("style")
+    style = fields.get("style")
     row_style = style in ("eternity", "tennis", "riviera", "hoop")
     # Carat sizes were computed for the shape known at the time; recompute for the final shape.
     for g in groups:

@@ -17,6 +17,7 @@ from appliance import store as q
 from appliance.designs import Design, get_image
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.pricing import Quote
+from appliance.specs import Spec
 from appliance.store import Store, now
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ def get_order(store: Store, *, number: int | None = None, token: str | None = No
         raise NotFound("No order with that reference.")
     order = dict(row)
     order["versions"] = [
-        {**v, "spec": json.loads(v["spec_json"]), "quote": json.loads(v["quote_json"])}
+        {**v, "spec": json.loads(v["spec_json"]), "quote": json.loads(v["quote_json"]),
+         "materials": Spec.model_validate_json(v["spec_json"]).materials()}
         for v in store.query(q.ORDER_VERSIONS, {"number": order["number"]})
     ]
     order["current"] = order["versions"][-1]
@@ -227,7 +229,7 @@ def public_view(order: dict) -> dict:
     quote["lines"] = [{k: v for k, v in line.items() if k not in ("cost", "margin")} for line in quote["lines"]]
     return {
         "number": order["number"], "status": order["status"], "status_label": order["status_label"],
-        "version": order["current_version"], "quote": quote,
+        "version": order["current_version"], "quote": quote, "materials": current["materials"],
         "image": {"id": current["image_id"], "url": f"/images/{current['image_id']}.png"},
         "design_id": order["design_id"],
         "events": [

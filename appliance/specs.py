@@ -163,6 +163,27 @@ class Spec(BaseModel):
     def center(self) -> StoneGroup | None:
         return next((g for g in self.stones if g.role == "center"), None)
 
+    def materials(self) -> list[str]:
+        """The materials list a jeweler works from, one line per part."""
+        lines = [f"{catalog.PIECE_TYPES[self.piece_type].capitalize()}, "
+                 f"{catalog.STYLES[self.piece_type][self.effective_style]}, {catalog.METALS[self.metal].label}"]
+        if self.ring_size is not None:
+            us = ring_sizes.from_us("us", self.ring_size)
+            own = "" if self.size_system == "us" else f"{self.size_system.upper()} {self.size_label} = "
+            lines.append(f"Size {own}US {us} (inner diameter {ring_sizes.inner_diameter(self.ring_size):.2f} mm)")
+            lines.append(f"Band {self.band_width_mm:g} x {self.band_thickness_mm:g} mm, {self.profile} profile, "
+                         f"{catalog.FINISHES[self.finish]} finish")
+        elif self.chain_length_mm:
+            lines.append(f"Chain {self.chain_style}, {self.chain_length_mm} mm, {self.band_width_mm:g} mm wide, "
+                         f"{catalog.FINISHES[self.finish]} finish")
+        elif self.bracelet_length_mm:
+            lines.append(f"Length {self.bracelet_length_mm} mm, {self.band_width_mm:g} x {self.band_thickness_mm:g} mm, "
+                         f"{catalog.FINISHES[self.finish]} finish")
+        for g in self.stones:
+            lines.append(f"{catalog.STONE_ROLES[g.role].capitalize()}: {g.describe()}, "
+                         f"{g.length_mm:g} x {g.width_mm:g} mm, {catalog.SETTINGS[g.setting]} setting")
+        return lines
+
     def summary(self) -> str:
         """One line a jeweler reads at a glance."""
         parts = [catalog.METALS[self.metal].label, catalog.PIECE_TYPES[self.piece_type]]

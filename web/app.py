@@ -151,8 +151,9 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
 
 def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
-    from web import staff
+    from web import price_book, staff
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.")
     app.include_router(staff.pages)
+    app.include_router(price_book.pages)
     app.include_router(staff.api)
     return app

@@ -139,16 +139,18 @@ async def edit_spec(request: Request, design_id: str):
     form = await request.form()
     store = store_of(request)
     design = designs.get_design(store, design_id)
-    data, structural = materials.spec_from_form(form, design.spec)
-    spec, errors = materials.validate(data)
+    data, form_errors = materials.spec_from_form(form, design.spec)
+    spec, errors = materials.validate(data, form_errors)
     if spec is not None:
         design = designs.update_spec(store, design_id, spec)
+    # What the customer typed stays on the page beside its message.
+    shown = spec or {**data, "size_label": str(form.get("ring_size", ""))}
     if not is_htmx(request):
         if errors:
-            context = _design_context(request, design, **materials.panel_context(data, errors))
+            context = _design_context(request, design, **materials.panel_context(shown, errors))
             return render(request, "customer/design.html", context, status_code=422)
         return RedirectResponse(f"/d/{design_id}", status_code=303)
-    context = _design_context(request, design, **materials.panel_context(spec or data, errors), oob_chosen=True)
+    context = _design_context(request, design, **materials.panel_context(shown, errors), oob_chosen=True)
     return render(request, "customer/_materials.html", context, status_code=422 if errors else 200)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from appliance import catalog
+from appliance import catalog, ring_sizes
 from appliance.specs import Spec, field_errors
 
 MAX_GROUPS = 6
@@ -16,31 +16,47 @@ def form_name(field: str) -> str:
     return field.replace(".", "-")
 
 
-def spec_from_form(form, current: Spec) -> tuple[dict, bool]:
-    """The submitted panel as spec data, and whether its shape changed (a stone group
-    added or removed, or the piece type switched) so the whole panel must be redrawn."""
+def spec_from_form(form, current: Spec) -> tuple[dict, dict]:
+    """The submitted panel as spec data (stone groups removed or added as asked), and the
+    errors the form itself finds (a ring size that does not exist in its system)."""
     def value(name: str, default=None):
         raw = form.get(name)
         return default if raw is None or str(raw).strip() == "" else str(raw).strip()
 
     data: dict = {
         "piece_type": value("piece_type", current.piece_type),
+        "style": value("style", current.style),
         "metal": value("metal", current.metal),
-        "ring_size": value("ring_size", current.ring_size),
+        "size_system": value("size_system", current.size_system),
+        "ring_size": current.ring_size,
         "band_width_mm": value("band_width_mm", current.band_width_mm),
         "band_thickness_mm": value("band_thickness_mm", current.band_thickness_mm),
         "profile": value("profile", current.profile),
         "finish": value("finish", current.finish),
         "chain_length_mm": value("chain_length_mm", current.chain_length_mm),
+        "chain_style": value("chain_style", current.chain_style),
+        "bracelet_length_mm": value("bracelet_length_mm", current.bracelet_length_mm),
         "stones": [],
     }
-    structural = data["piece_type"] != current.piece_type
+    errors: dict = {}
+    if data["style"] == "auto" or data["piece_type"] != current.piece_type:
+        data["style"] = None
+    label = value("ring_size")
+    if data["size_system"] != current.size_system and current.ring_size is not None:
+        label = None                       # switching systems shows the same size in the new one
+    if label is not None and data["piece_type"] == "ring":
+        try:
+            data["ring_size"] = round(ring_sizes.to_us(data["size_system"], label), 4)
+        except ring_sizes.RingSizeError as exc:
+            errors["ring_size"] = str(exc)
+        else:
+            if not ring_sizes.ALLOWED_US[0] <= data["ring_size"] <= ring_sizes.ALLOWED_US[1]:
+                errors["ring_size"] = "We make rings from US 1 to US 16; please check the size."
     for i in range(MAX_GROUPS):
         prefix = f"stones-{i}-"
         if form.get(prefix + "type") is None:
             continue
         if form.get(prefix + "remove"):
-            structural = True
             continue
         data["stones"].append({
             "role": value(prefix + "role", "center"),
@@ -58,25 +74,32 @@ def spec_from_form(form, current: Spec) -> tuple[dict, bool]:
         data["stones"].append({"role": role, "type": new_type, "shape": "round", "length_mm": size,
                                "width_mm": size, "count": 1 if role == "center" else (2 if role == "side" else 12),
                                "setting": "pave" if role == "accent" else "prong"})
-        structural = True
-    return data, structural
+    return data, errors
 
 
-def validate(data: dict) -> tuple[Spec | None, dict[str, str]]:
+def validate(data: dict, errors: dict | None = None) -> tuple[Spec | None, dict[str, str]]:
     """The spec, or None and {form field name: message}."""
+    errors = dict(errors or {})
     try:
-        return Spec(**data), {}
+        spec = Spec(**data)
     except ValidationError as exc:
-        errors = {}
         for err in field_errors(exc):
             errors.setdefault(form_name(err["field"]), err["message"])
         return None, errors
+    return (None, errors) if errors else (spec, {})
 
 
 def panel_context(spec: Spec | dict, errors: dict | None = None) -> dict:
     """What `_materials.html` needs: the values shown (possibly invalid ones the customer
     typed, kept as typed), the catalog's choices and the errors."""
-    values = spec.model_dump() if isinstance(spec, Spec) else spec
+    if isinstance(spec, Spec):
+        values = spec.model_dump()
+        values["size_label"] = spec.size_label
+        values["effective_style"] = spec.effective_style
+    else:
+        values = dict(spec)
+        values.setdefault("size_label", "")
+        values.setdefault("effective_style", values.get("style") or "")
     return {
         "values": values,
         "errors": errors or {},
@@ -88,6 +111,9 @@ def panel_context(spec: Spec | dict, errors: dict | None = None) -> dict:
         "pieces": catalog.PIECE_TYPES,
         "finishes": catalog.FINISHES,
         "profiles": catalog.PROFILES,
+        "styles": catalog.STYLES,
+        "chain_styles": catalog.CHAIN_STYLES,
+        "size_systems": ring_sizes.SYSTEMS,
         "carats": _carats(values),
     }
 
