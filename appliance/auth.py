@@ -36,7 +36,7 @@ def create_user(store: Store, username: str, password: str, role: str = "jeweler
     if len(password or "") < MIN_PASSWORD:
         raise Invalid("password", f"Use at least {MIN_PASSWORD} characters.")
     try:
-        with store.write() as db:
+        with store.write(durable=True) as db:
             cursor = db.execute(q.INSERT_USER, {"username": username, "password_hash": _hasher.hash(password),
                                                 "role": role, "now": now()})
             return cursor.lastrowid

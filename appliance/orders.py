@@ -94,7 +94,7 @@ def place_order(store: Store, design: Design, image_id: str, contact: Contact, q
     """Turn a design and its chosen image into a submitted order with a quote snapshot."""
     _check_image(store, design, image_id)
     token = secrets.token_urlsafe(24)
-    with store.write() as db:
+    with store.write(durable=True) as db:
         number = next(db.query(q.NEXT_ORDER_NUMBER))["number"]
         stamp = now()
         db.execute(q.INSERT_ORDER, {
@@ -166,7 +166,7 @@ def transition(store: Store, number: int, to_status: str, *, actor_name: str,
     if to_status not in TRANSITIONS[order["status"]]:
         raise Conflict(f"An order that is {STATUS_LABELS[order['status']].lower()} cannot become "
                        f"{STATUS_LABELS[to_status].lower()}.")
-    with store.write() as db:
+    with store.write(durable=True) as db:
         stamp = now()
         changed = db.execute(q.UPDATE_ORDER_STATUS, {"number": number, "from_status": order["status"],
                                                      "to_status": to_status, "now": stamp}).rowcount
@@ -184,7 +184,7 @@ def add_message(store: Store, number: int, body: str | None, *, actor: str, acto
     """Add a message from the customer or staff to the order's timeline."""
     body = _message_body(body)
     get_order(store, number=number)
-    with store.write() as db:
+    with store.write(durable=True) as db:
         stamp = now()
         db.execute(q.INSERT_ORDER_EVENT, {
             "number": number, "kind": "message", "from_status": None, "to_status": None,
@@ -204,7 +204,7 @@ def resubmit(store: Store, token: str, design: Design, image_id: str, quote: Quo
     _check_image(store, design, image_id)
     note = _message_body(note, "note", required=False)
     version = order["current_version"] + 1
-    with store.write() as db:
+    with store.write(durable=True) as db:
         stamp = now()
         db.execute(q.INSERT_ORDER_VERSION, {
             "number": order["number"], "version": version, "image_id": image_id,

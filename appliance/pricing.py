@@ -94,8 +94,9 @@ def price_per_gram(book: dict, metal: str) -> Decimal:
     return D(book["metals"][metal]["price_per_gram"])
 
 
-def retail(cost: Decimal, brackets: list) -> Decimal:
-    """Cost through progressive markup brackets [[from_cost, multiplier], ...]."""
+def retail(cost: Decimal, brackets: list, step: Decimal = CENT) -> Decimal:
+    """Cost through progressive markup brackets [[from_cost, multiplier], ...], rounded
+    to `step` (a cent, or a whole unit when the store rounds its totals)."""
     total = D(0)
     for i, (start, multiplier) in enumerate(brackets):
         start = D(start)
@@ -104,7 +105,7 @@ def retail(cost: Decimal, brackets: list) -> Decimal:
             break
         slice_ = (min(cost, end) if end is not None else cost) - start
         total += slice_ * D(multiplier)
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+    return total.quantize(step, rounding=ROUND_HALF_UP)
 
 
 def round_total(amount: Decimal, mode: str) -> Decimal:
@@ -130,13 +131,14 @@ def _per_unit(tiers: list, size: float) -> Decimal:
 def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | None = None) -> Quote:
     """Price a spec with a validated price book."""
     markup = book["markup"]
+    step = CENT if book["rounding"] == "cent" else D("1")
     lines: list[QuoteLine] = []
     metal_info = book["metals"][spec.metal]
     per_gram = price_per_gram(book, spec.metal)
     loss = 1 + D(metal_info["casting_loss"])
     for part in geometry.metal_parts(spec, float(metal_info["density"])):
         cost = (D(str(part.weight_g)) * loss * per_gram).quantize(CENT)
-        lines.append(QuoteLine("metal", f"{part.label}, {part.weight_g:.1f} g", retail(cost, markup["metal"]), cost,
+        lines.append(QuoteLine("metal", f"{part.label}, {part.weight_g:.1f} g", retail(cost, markup["metal"], step), cost,
                                weight_g=part.weight_g))
 
     pieces = 2 if spec.piece_type == "earrings" else 1
@@ -148,20 +150,20 @@ def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | N
         if group.by_piece:
             cost = (_per_unit(book["pearl_per_piece"], group.length_mm) * count).quantize(CENT)
             lines.append(QuoteLine("stone", f"{role}: {count} x {group.length_mm:g} mm "
-                                   f"{catalog.STONE_TYPES[group.type].label}{pair}", retail(cost, markup["stone"]), cost))
+                                   f"{catalog.STONE_TYPES[group.type].label}{pair}", retail(cost, markup["stone"], step), cost))
         else:
             carats = group.carat_each * count
             cost = (D(str(carats)) * _per_unit(book["stone_per_carat"][group.type], group.carat_each)).quantize(CENT)
             label = group.describe() if count == 1 else (
                 f"{count} x {group.carat_each:.3f} ct {catalog.SHAPES[group.shape].label} "
                 f"{catalog.STONE_TYPES[group.type].label}")
-            lines.append(QuoteLine("stone", f"{role}: {label}{pair}", retail(cost, markup["stone"]), cost,
+            lines.append(QuoteLine("stone", f"{role}: {label}{pair}", retail(cost, markup["stone"], step), cost,
                                    carat_total=carats))
         setting_cost += D(book["setting_fee"][group.setting]) * count
         stones_set += count
     if stones_set:
         lines.append(QuoteLine("setting", f"Setting {stones_set} stone{'s' if stones_set > 1 else ''}",
-                               retail(setting_cost, markup["setting"]), setting_cost))
+                               retail(setting_cost, markup["setting"], step), setting_cost))
 
     style = spec.effective_style
     labor_cost = D(book["labor"][spec.piece_type][style]) + D(book["finishing"][spec.finish])
@@ -169,8 +171,8 @@ def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | N
                    f"{catalog.FINISHES[spec.finish]} finish")
     if D(book["design_fee"]) > 0:
         design_cost = D(book["design_fee"])
-        lines.append(QuoteLine("other", "Custom design", retail(design_cost, markup["other"]), design_cost))
-    labor = QuoteLine("labor", labor_label, retail(labor_cost, markup["labor"]), labor_cost)
+        lines.append(QuoteLine("other", "Custom design", retail(design_cost, markup["other"], step), design_cost))
+    labor = QuoteLine("labor", labor_label, retail(labor_cost, markup["labor"], step), labor_cost)
 
     # Round the total the store's way and let the craftsmanship line carry the difference.
     before = sum((line.amount for line in lines), D(0)) + labor.amount

@@ -38,7 +38,9 @@ class Store:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=15)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=FULL")
+            # NORMAL is safe from corruption in WAL mode; writes that must survive a power
+            # cut (orders, accounts) ask for FULL through write(durable=True).
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=15000")
             db = sqlite_utils.Database(conn)
             self._local.db = db
@@ -56,10 +58,14 @@ class Store:
         return next(iter(rows), None)
 
     @contextmanager
-    def write(self):
-        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error."""
+    def write(self, durable: bool = False):
+        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error.
+        `durable` syncs the commit to disk before returning (synchronous=FULL), for what a
+        customer or jeweler was told is saved."""
         db = self.connection()
         conn = db.conn
+        if durable:
+            conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -68,6 +74,9 @@ class Store:
             raise
         else:
             conn.execute("COMMIT")
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
         """Close every connection this store opened, in any thread."""

@@ -87,7 +87,8 @@ def design_page(request: Request, design_id: str):
 @pages.get("/d/{design_id}/gallery")
 def gallery(request: Request, design_id: str):
     design = designs.get_design(store_of(request), design_id)
-    return render(request, "customer/_gallery.html", _design_context(request, design))
+    # The order form's chosen concept follows the gallery (the first round arrives here).
+    return render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True))
 
 
 @pages.post("/d/{design_id}/select")

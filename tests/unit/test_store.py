@@ -8,11 +8,17 @@ from appliance.migrations import MIGRATIONS, migrate
 from appliance.store import Store
 
 
-def test_database_is_wal_with_foreign_keys_and_full_sync(store):
+def test_database_is_wal_with_foreign_keys(store):
     db = store.connection()
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL outside durable writes
+
+
+def test_durable_writes_commit_with_full_sync(store):
+    with store.write(durable=True) as db:
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL for this commit
+    assert store.connection().execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
 def test_a_failed_write_rolls_back_everything_it_did(store):
