@@ -32,7 +32,7 @@ DEFAULT_PRICE_BOOK: dict = {
     "metal_pricing": "per_gram",                # or "spot": spot per troy oz x fineness x (1 + premium)
     "spot_per_troy_oz": {"gold": "3900", "platinum": "1600", "palladium": "1300", "silver": "50"},
     "alloy_premium": "0.10",
-    "metals": {key: {"price_per_gram": _METAL_PRICES[key], "density": str(m.density),
+    "metals": {key: {"price_per_gram": _METAL_PRICES[key], "density": str(m.density), "fineness": str(m.fineness),
                      "casting_loss": str(m.casting_loss)} for key, m in catalog.METALS.items()},
     # Cost per carat by the carat weight of one stone: [[from_carat, price_per_carat], ...].
     "stone_per_carat": {
@@ -151,8 +151,11 @@ def validate_price_book(book: dict) -> dict:
         out["metals"][key] = {
             "price_per_gram": _number(f"metals.{key}.price_per_gram", entry.get("price_per_gram")),
             "density": _number(f"metals.{key}.density", entry.get("density"), "1"),
+            "fineness": _number(f"metals.{key}.fineness", entry.get("fineness", catalog.METALS[key].fineness)),
             "casting_loss": _number(f"metals.{key}.casting_loss", entry.get("casting_loss", "0")),
         }
+        if not 0 < Decimal(out["metals"][key]["fineness"]) <= 1:
+            raise PriceBookError(f"metals.{key}.fineness", "is the precious share by weight: 0.585 for 14k")
         if Decimal(out["metals"][key]["casting_loss"]) > Decimal("0.5"):
             raise PriceBookError(f"metals.{key}.casting_loss", "is a share of the weight: 0.08 means 8%")
     carat = _section(book, "stone_per_carat")

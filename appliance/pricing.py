@@ -88,9 +88,9 @@ def price_per_gram(book: dict, metal: str) -> Decimal:
     """The alloy's price per gram: set per alloy, or from the spot price of its precious
     metal (per troy ounce) x fineness x (1 + alloy premium)."""
     if book["metal_pricing"] == "spot":
-        m = catalog.METALS[metal]
-        spot = D(book["spot_per_troy_oz"][m.base]) / D(TROY_OUNCE_G)
-        return (spot * D(str(m.fineness)) * (1 + D(book["alloy_premium"]))).quantize(D("0.0001"))
+        spot = D(book["spot_per_troy_oz"][catalog.METALS[metal].base]) / D(TROY_OUNCE_G)
+        fineness = D(book["metals"][metal]["fineness"])
+        return (spot * fineness * (1 + D(book["alloy_premium"]))).quantize(D("0.0001"))
     return D(book["metals"][metal]["price_per_gram"])
 
 

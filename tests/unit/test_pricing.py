@@ -119,6 +119,9 @@ def test_spot_pricing_applies_fineness_and_the_alloy_premium():
     expected = Decimal("3900") / Decimal("31.1034768") * Decimal("0.585") * Decimal("1.10")
     assert price_per_gram(book, "14k_yellow") == expected.quantize(Decimal("0.0001"))
     assert price_per_gram(book, "18k_yellow") > price_per_gram(book, "14k_yellow")
+    purer = copy.deepcopy(book)
+    purer["metals"]["14k_yellow"]["fineness"] = "0.600"
+    assert price_per_gram(validate_price_book(purer), "14k_yellow") > price_per_gram(book, "14k_yellow")
 
 
 def test_the_price_book_density_drives_the_weight():
