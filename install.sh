@@ -29,6 +29,16 @@ make_venv() {
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
 }
 
+install_torch() {
+  # The SDXL generator needs torch. The version is pinned (DIAMRA_TORCH_VERSION to
+  # change it) so pip never resolves a different, multi-gigabyte build on its own; the
+  # production installer will choose the CUDA build for a store's GPU box.
+  if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    say "installing torch (CPU build)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==${DIAMRA_TORCH_VERSION:-2.13.0}"
+  fi
+}
+
 install_app() {
   # A regular (not editable) install: pip rebuilds a local folder every time, so a
   # re-run always installs the code in this checkout. `dev` passes -e.
@@ -61,12 +71,14 @@ case "$mode" in
     ;;
   dev)
     make_venv
-    install_app test -e
+    install_torch
+    install_app test,sdxl -e
     say "installed; start with: $VENV/bin/diamra serve"
     ;;
   test)
     make_venv
-    install_app test
+    install_torch
+    install_app test,sdxl
     install_browser
     say "running the tests"
     exec "$VENV/bin/python" -m pytest "$@"

@@ -29,6 +29,7 @@ def open_appliance(settings: Settings) -> Store:
     """Make the data folder ready: folders, schema (backed up before migrating), price book."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.images_dir.mkdir(parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_path, settings.backups_dir)
     store = Store(settings.database_path)
     price_books.current(store)
@@ -39,9 +40,10 @@ def build_worker(settings: Settings, store: Store):
     """The generation worker with the generator the settings choose (`auto` explains itself)."""
     from appliance.worker import Worker
     from pipelines.base import GenerationRequest, create
-    generator, reason = create(settings.generator)
+    generator, reason = create(settings.generator, settings)
     return Worker(store, generator, settings.images_dir, new_request=GenerationRequest, generator_reason=reason,
-                  max_attempts=settings.max_job_attempts, image_size=settings.image_size)
+                  max_attempts=settings.max_job_attempts, image_size=settings.image_size,
+                  uploads_dir=settings.uploads_dir)
 
 
 def build_apps(settings: Settings, store: Store):
@@ -106,6 +108,9 @@ def cmd_worker(args) -> int:
         pass
     finally:
         store.close()
+    if worker.fatal is not None:
+        print(f"The generation worker stopped: {worker.fatal}", file=sys.stderr)
+        return 3          # systemd restarts it; the job it was on is requeued or failed
     return 0
 
 
@@ -131,22 +136,82 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    import json
     import secrets
     from appliance.descriptions import parse_description
-    from pipelines.base import GenerationRequest, create
+    from appliance.specs import Spec
+    from pipelines.base import GenerationRequest, GeneratorUnavailable, create
     settings = _settings(args)
-    generator, reason = create(settings.generator)
-    parsed = parse_description(args.prompt)
+    try:
+        generator, reason = create(settings.generator, settings)
+    except GeneratorUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.spec:
+        try:
+            spec = Spec.model_validate(json.loads(Path(args.spec).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"Could not read the spec in {args.spec}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        spec = parse_description(args.prompt).spec
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    size = settings.image_size or generator.default_size
     generator.load()
     result = generator.generate(
-        GenerationRequest(spec=parsed.spec, description=args.prompt, count=1, seeds=[seed],
-                          width=settings.image_size, height=settings.image_size),
-        on_progress=lambda fraction: None, is_cancelled=lambda: False)
+        GenerationRequest(spec=spec, description=args.prompt, count=1, seeds=[seed], width=size, height=size),
+        on_progress=lambda fraction, preview=None: None, is_cancelled=lambda: False)
     out = Path(args.out)
     result.images[0].save(out)
-    print(f"{out} — {generator.name} ({reason}), seed {seed}, spec: {parsed.spec.summary()}")
+    print(f"{out} — {generator.name} ({reason}), seed {seed}, spec: {spec.summary()}")
     return 0
+
+
+def _model_store(settings: Settings):
+    from appliance.models import ModelStore
+    return ModelStore(settings.models_dir, settings.manifest_path)
+
+
+def cmd_models(args) -> int:
+    from appliance.models import ModelError
+    settings = _settings(args)
+    models = _model_store(settings)
+    try:
+        if args.models_command == "list":
+            lock = models.lock()
+            for spec in models.manifest().values():
+                installed = lock.get("models", {}).get(spec.name)
+                state = f"installed ({installed['source']}, {installed['installed_at']})" if installed else "not installed"
+                print(f"{spec.name:8} {spec.kind:11} {spec.repo} @ {spec.revision} — {spec.licence} — {state}")
+            for style in models.styles():
+                print(f"{style.name:8} style_lora  {style.file} weight {style.weight:g} trigger {style.trigger!r}")
+            return 0
+        if args.models_command == "pull":
+            for name in args.names or list(models.manifest()):
+                print(f"pulling {name} …", flush=True)
+                models.pull(name)
+            return cmd_models_verify(models)
+        if args.models_command == "import":
+            if args.style:
+                style = models.import_style(args.style, Path(args.path), args.trigger or "", args.weight)
+                print(f"style LoRA {style.name} installed (weight {style.weight:g}, trigger {style.trigger!r})")
+            else:
+                spec = models.import_model(args.model, Path(args.path))
+                print(f"{spec.name} installed from {args.path}")
+            return cmd_models_verify(models)
+        return cmd_models_verify(models)
+    except ModelError as exc:
+        print(f"Models: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_models_verify(models) -> int:
+    checks = models.verify()
+    bad = [c for c in checks if c.status != "ok"]
+    for check in bad:
+        print(f"{check.status.upper():9} {check.model}/{check.path}: {check.detail}")
+    print(f"{len(checks) - len(bad)} of {len(checks)} model files verified." if checks else "No model files listed.")
+    return 1 if bad else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -176,8 +241,24 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=list(auth.ROLES), default="admin")
     add.set_defaults(func=cmd_user_add)
 
+    models = sub.add_parser("models", help="install and check the SDXL model files")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    models_sub.add_parser("list", help="what the manifest asks for and what is installed").set_defaults(func=cmd_models)
+    models_sub.add_parser("verify", help="check every installed file's sha256").set_defaults(func=cmd_models)
+    pull = models_sub.add_parser("pull", help="download the manifest's models (needs internet)")
+    pull.add_argument("names", nargs="*", help="models to pull (default: all)")
+    pull.set_defaults(func=cmd_models)
+    imp = models_sub.add_parser("import", help="install a model or a style LoRA from a local folder or file")
+    imp.add_argument("path")
+    imp.add_argument("--model", default="base", help="manifest model to install (base, vae, speed)")
+    imp.add_argument("--style", help="install PATH (a .safetensors LoRA) as the store's style LoRA of this name")
+    imp.add_argument("--trigger", help="the style LoRA's trigger words")
+    imp.add_argument("--weight", type=float, default=1.0, help="the style LoRA's weight (default 1)")
+    imp.set_defaults(func=cmd_models)
+
     generate = sub.add_parser("generate", help="render one image through the configured generator")
     generate.add_argument("--prompt", required=True)
+    generate.add_argument("--spec", help="a JSON spec file (default: read the spec from the prompt)")
     generate.add_argument("--seed", type=int, default=None)
     generate.add_argument("--out", default="diamra-render.png")
     generate.add_argument("--generator", choices=["auto", "sketch", "sdxl"], default=None)

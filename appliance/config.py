@@ -36,7 +36,12 @@ class Settings:
     session_hours: int = 12
     secure_cookies: bool = False
     max_body_bytes: int = 256 * 1024
-    image_size: int = 640
+    # Concept size in pixels; 0 = the generator's own (sketch 640, SDXL 1024).
+    image_size: int = 0
+    manifest: str = ""
+    device: str = ""
+    sdxl_steps: int = 0
+    fuse_loras: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -50,6 +55,19 @@ class Settings:
     @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def manifest_path(self) -> Path:
+        from appliance.models import default_manifest_path
+        return Path(self.manifest) if self.manifest else default_manifest_path()
 
 
 def default_data_dir() -> Path:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from appliance import store as q
+from appliance import uploads
 from appliance.designs import get_design, get_image, new_id
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.store import Store, now
@@ -34,6 +36,9 @@ class Job:
     error: str | None
     generator: str | None
     created_at: str
+    reference_id: str | None = None
+    mask_id: str | None = None
+    preview_path: str | None = None
 
     @property
     def open(self) -> bool:
@@ -47,8 +52,11 @@ def _job(row: dict) -> Job:
 
 
 def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
-            parent_image_id: str | None = None, count: int = 4, max_waiting: int = 2) -> Job:
-    """Queue a round of `count` concepts for the design's current spec.
+            parent_image_id: str | None = None, reference_id: str | None = None, mask_id: str | None = None,
+            count: int = 4, max_waiting: int = 2) -> Job:
+    """Queue a round of `count` concepts for the design's current spec: from the words
+    alone, from a concept ("more like this"), from a reference photo, or (with a mask) a
+    region of a concept redrawn.
 
     A design may have at most `max_waiting` rounds waiting or running, so one customer
     cannot fill the queue in front of the others (Conflict when full).
@@ -66,6 +74,18 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             raise Invalid("parent_image_id", "No image with that id.") from None
         if parent.design_id != design_id:
             raise Invalid("parent_image_id", "That image belongs to another design.")
+    for field, upload_id, kind in (("reference_id", reference_id, "reference"), ("mask_id", mask_id, "mask")):
+        if upload_id:
+            try:
+                upload = uploads.get_upload(store, upload_id)
+            except NotFound:
+                raise Invalid(field, f"No {kind} with that id.") from None
+            if upload.design_id != design_id or upload.kind != kind:
+                raise Invalid(field, f"That is not a {kind} of this design.")
+    if mask_id and not parent_image_id:
+        raise Invalid("parent_image_id", "A region edit needs the concept the mask was painted on.")
+    if reference_id and parent_image_id:
+        raise Invalid("reference_id", "Start from a concept or from a reference photo, not both.")
     job_id = new_id()
     with store.write() as db:
         waiting = next(db.query(q.COUNT_OPEN_JOBS_FOR_DESIGN, {"design_id": design_id}))["n"]
@@ -73,7 +93,7 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             raise Conflict("This design already has a round being drawn; wait for it or cancel it first.")
         db.execute(q.INSERT_JOB, {
             "id": job_id, "design_id": design_id, "instruction": instruction,
-            "parent_image_id": parent_image_id, "count": count,
+            "parent_image_id": parent_image_id, "reference_id": reference_id, "mask_id": mask_id, "count": count,
             "spec_json": design.spec.model_dump_json(), "now": now(),
         })
     log.info("job %s queued for design %s (%d images)", job_id, design_id, count)
@@ -126,10 +146,12 @@ def claim_next(store: Store, worker_id: str) -> Job | None:
     return get_job(store, row["id"])
 
 
-def report_progress(store: Store, job_id: str, fraction: float) -> None:
-    """Record progress (0..1) and a heartbeat for a running job."""
+def report_progress(store: Store, job_id: str, fraction: float, preview_path: str | None = None) -> None:
+    """Record progress (0..1), a heartbeat and, when given, the latest preview's path."""
     with store.write() as db:
         db.execute(q.JOB_PROGRESS, {"id": job_id, "progress": max(0.0, min(1.0, fraction)), "now": now()})
+        if preview_path:
+            db.execute(q.JOB_PREVIEW, {"id": job_id, "preview_path": preview_path})
 
 
 def cancel_requested(store: Store, job_id: str) -> bool:
@@ -169,6 +191,15 @@ def recover(store: Store, max_attempts: int) -> tuple[list[str], list[str]]:
     for job_id in failed:
         log.warning("job %s left running by a stopped worker; failed", job_id)
     return requeued, failed
+
+
+def generator_status(store: Store) -> dict | None:
+    """The latest worker's generator, why it was chosen, and how long since it reported."""
+    row = store.query_one(q.LATEST_WORKER)
+    if row is None:
+        return None
+    beat = datetime.fromisoformat(row["heartbeat_at"])
+    return {**row, "silent_seconds": (datetime.now(timezone.utc) - beat).total_seconds()}
 
 
 def images_of(store: Store, job_id: str) -> list[dict]:

@@ -136,6 +136,21 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 """),
+    (2, "uploaded reference photos and masks; job previews", """
+CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    design_id TEXT NOT NULL REFERENCES designs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('reference', 'mask')),
+    path TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX uploads_by_design ON uploads (design_id);
+ALTER TABLE jobs ADD COLUMN reference_id TEXT REFERENCES uploads(id);
+ALTER TABLE jobs ADD COLUMN mask_id TEXT REFERENCES uploads(id);
+ALTER TABLE jobs ADD COLUMN preview_path TEXT;
+"""),
 ]
 
 _CREATE_RECORD = """

@@ -115,9 +115,11 @@ LAST_ROUND_FOR_DESIGN = "SELECT COALESCE(MAX(round), 0) AS round FROM images WHE
 # ---------------------------------------------------------------- generation jobs
 
 INSERT_JOB = """
-INSERT INTO jobs (id, design_id, instruction, parent_image_id, count, spec_json, status, created_at)
-VALUES (:id, :design_id, :instruction, :parent_image_id, :count, :spec_json, 'queued', :now)
+INSERT INTO jobs (id, design_id, instruction, parent_image_id, reference_id, mask_id, count, spec_json, status,
+                  created_at)
+VALUES (:id, :design_id, :instruction, :parent_image_id, :reference_id, :mask_id, :count, :spec_json, 'queued', :now)
 """
+JOB_PREVIEW = "UPDATE jobs SET preview_path = :preview_path WHERE id = :id AND status = 'running'"
 GET_JOB = "SELECT * FROM jobs WHERE id = :id"
 LATEST_JOB_FOR_DESIGN = "SELECT * FROM jobs WHERE design_id = :design_id ORDER BY created_at DESC LIMIT 1"
 COUNT_OPEN_JOBS_FOR_DESIGN = """
@@ -166,6 +168,12 @@ ON CONFLICT(id) DO UPDATE SET generator = :generator, reason = :reason, heartbea
 """
 WORKER_HEARTBEAT = "UPDATE workers SET heartbeat_at = :now WHERE id = :id"
 LATEST_WORKER = "SELECT * FROM workers ORDER BY heartbeat_at DESC LIMIT 1"
+
+INSERT_UPLOAD = """
+INSERT INTO uploads (id, design_id, kind, path, width, height, created_at)
+VALUES (:id, :design_id, :kind, :path, :width, :height, :now)
+"""
+GET_UPLOAD = "SELECT * FROM uploads WHERE id = :id"
 
 # ---------------------------------------------------------------- price books
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from appliance import designs, jobs
+from appliance import designs, jobs, uploads
 from appliance import store as q
 from appliance.specs import Spec
 from appliance.store import Store, now
@@ -24,12 +24,19 @@ from appliance.store import Store, now
 log = logging.getLogger(__name__)
 
 
+class WorkerFatal(RuntimeError):
+    """The generator says its device is unusable: this process must exit and restart."""
+
+
 class Worker:
     def __init__(self, store: Store, generator, images_dir: Path, *, new_request, generator_reason: str = "",
-                 max_attempts: int = 2, image_size: int = 640, poll_seconds: float = 0.25):
+                 max_attempts: int = 2, image_size: int = 0, poll_seconds: float = 0.25,
+                 uploads_dir: Path | None = None):
         self.store = store
         self.generator = generator
         self.images_dir = Path(images_dir)
+        self.uploads_dir = Path(uploads_dir) if uploads_dir else self.images_dir.parent / "uploads"
+        self.fatal: BaseException | None = None
         self.new_request = new_request
         self.generator_reason = generator_reason
         self.max_attempts = max_attempts
@@ -59,10 +66,15 @@ class Worker:
         return True
 
     def run_forever(self) -> None:
-        """Drain the queue until stopped, polling when it is empty."""
+        """Drain the queue until stopped, polling when it is empty. Stops for good when the
+        generator reports its device unusable (`self.fatal` says why)."""
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
+            except WorkerFatal as exc:
+                self.fatal = exc.__cause__ or exc
+                log.critical("worker %s stopping: %s", self.id, self.fatal)
+                return
             except Exception:  # a bug in one job must not stop the shop's worker
                 log.exception("worker loop error")
                 busy = False
@@ -86,21 +98,30 @@ class Worker:
         log.info("job %s started (design %s, attempt %d)", job.id, job.design_id, job.attempts)
         design = designs.get_design(self.store, job.design_id)
         spec = Spec.model_validate_json(job.spec_json)
-        parent = None
+        init_image = mask = None
         if job.parent_image_id:
-            parent_row = designs.get_image(self.store, job.parent_image_id)
-            parent = Image.open(self.images_dir / parent_row.path).convert("RGB")
+            init_image = Image.open(self.images_dir / designs.get_image(self.store, job.parent_image_id).path)
+        if job.reference_id:
+            init_image = Image.open(self.uploads_dir / uploads.get_upload(self.store, job.reference_id).path)
+        if job.mask_id:
+            mask = Image.open(self.uploads_dir / uploads.get_upload(self.store, job.mask_id).path)
+        size = self.image_size or self.generator.default_size
         seeds = [secrets.randbelow(2**31) for _ in range(job.count)]
         request = self.new_request(spec=spec, description=design.description, count=job.count, seeds=seeds,
-                                   instruction=job.instruction, parent_image=parent,
-                                   width=self.image_size, height=self.image_size)
+                                   instruction=job.instruction, init_image=init_image and init_image.convert("RGB"),
+                                   mask=mask, width=size, height=size)
         try:
             result = self.generator.generate(
                 request,
-                on_progress=lambda fraction: jobs.report_progress(self.store, job.id, fraction * 0.95),
+                on_progress=lambda fraction, preview=None: self._progress(job, fraction, preview),
                 is_cancelled=lambda: jobs.cancel_requested(self.store, job.id),
             )
         except Exception as exc:
+            if getattr(exc, "fatal", False):
+                # Leave the job running: the restarted worker requeues it, or fails it if it
+                # has already taken the worker down before.
+                log.critical("job %s: the generator's device failed: %s", job.id, exc)
+                raise WorkerFatal(str(exc)) from exc
             if jobs.cancel_requested(self.store, job.id):
                 jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
                 return
@@ -112,6 +133,17 @@ class Worker:
             jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
             return
         self._store_images(job, spec, result)
+
+    def _progress(self, job: jobs.Job, fraction: float, preview) -> None:
+        path = None
+        if preview is not None:
+            folder = self.images_dir / "previews"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = f"previews/{job.id}.jpg"
+            partial = folder / f".{job.id}.jpg.part"
+            preview.convert("RGB").resize((256, 256)).save(partial, format="JPEG", quality=70)
+            os.replace(partial, self.images_dir / path)
+        jobs.report_progress(self.store, job.id, fraction * 0.95, path)
 
     def _store_images(self, job: jobs.Job, spec: Spec, result) -> None:
         round_number = self.store.query_one(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id})["round"] + 1

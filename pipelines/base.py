@@ -7,7 +7,7 @@ through `on_progress(fraction)` and stops between steps when `is_cancelled()` sa
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -16,6 +16,7 @@ from typing import Callable
 
 from PIL import Image
 
+from appliance.config import Settings
 from appliance.specs import Spec
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,13 @@ class GenerationRequest:
     count: int
     seeds: list[int]
     instruction: str | None = None
-    parent_image: Image.Image | None = None
-    width: int = 640
-    height: int = 640
+    # img2img from a concept ("more like this") or a customer's reference photo; with a
+    # mask (white = repaint), an inpainting edit of that region.
+    init_image: Image.Image | None = None
+    mask: Image.Image | None = None
+    strength: float | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Generator(ABC):
     """Loads under a lock, generates, unloads. Subclasses write only what differs."""
 
     name: str = "base"
+    default_size: int = 640
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -78,32 +84,60 @@ class Generator(ABC):
         pass
 
     @abstractmethod
-    def generate(self, request: GenerationRequest, on_progress: Callable[[float], None],
+    def generate(self, request: GenerationRequest, on_progress: Callable[..., None],
                  is_cancelled: Callable[[], bool]) -> GenerationResult:
-        """Render `request.count` images, one per seed."""
+        """Render `request.count` images, one per seed. `on_progress(fraction, preview)`
+        reports each step (preview: a cheap image, or None)."""
 
 
-# Backends by name. The value is "module:Class" so that naming a backend does not import
-# its dependencies (torch) until it is chosen.
-GENERATORS: dict[str, str] = {
-    "sketch": "pipelines.sketch:SketchGenerator",
+def _sketch(settings: Settings) -> Generator:
+    from pipelines.sketch import SketchGenerator
+    return SketchGenerator()
+
+
+def _sdxl(settings: Settings) -> Generator:
+    from appliance.models import ModelStore
+    from pipelines.sdxl import SDXLGenerator
+    return SDXLGenerator(ModelStore(settings.models_dir, settings.manifest_path), device=settings.device or None,
+                         steps=settings.sdxl_steps or None, fuse_loras=settings.fuse_loras)
+
+
+# Backends by name; each builder imports its dependencies (torch) only when chosen.
+GENERATORS: dict[str, Callable[[Settings], Generator]] = {
+    "sketch": _sketch,
+    "sdxl": _sdxl,
 }
 
 
-def create(name: str) -> tuple[Generator, str]:
+def sdxl_unavailable(settings: Settings) -> str | None:
+    """Why the sdxl generator cannot run here, or None when it can (CUDA and verified models)."""
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
+        return "torch/diffusers are not installed"
+    import torch
+    if not torch.cuda.is_available() and settings.device != "cpu":
+        return "no CUDA GPU is available"
+    from appliance.models import ModelError, ModelStore
+    try:
+        problems = ModelStore(settings.models_dir, settings.manifest_path).problems()
+    except ModelError as exc:
+        return str(exc)
+    if problems:
+        first = problems[0]
+        return f"{len(problems)} model file(s) not ready, e.g. {first.model}/{first.path}: {first.status}"
+    return None
+
+
+def create(name: str, settings: Settings) -> tuple[Generator, str]:
     """The generator for a setting (`auto`, `sketch`, `sdxl`) and why it was chosen."""
     if name == "auto":
-        if "sdxl" not in GENERATORS:
-            reason = "auto: the SDXL backend is not installed in this build, so concepts are sketch previews"
-            log.info(reason)
-            return _instantiate("sketch"), reason
-        return _instantiate("sdxl"), "auto: SDXL available"
+        why_not = sdxl_unavailable(settings)
+        if why_not:
+            reason = f"auto chose the sketch renderer: {why_not}"
+            log.warning(reason)
+            return GENERATORS["sketch"](settings), reason
+        return GENERATORS["sdxl"](settings), "auto chose SDXL: CUDA available and every model verified"
     if name not in GENERATORS:
-        raise GeneratorUnavailable(f"The {name!r} generator is not available in this installation "
-                                   f"(available: {', '.join(GENERATORS)}).")
-    return _instantiate(name), f"{name}: chosen in the settings"
-
-
-def _instantiate(name: str) -> Generator:
-    module_name, class_name = GENERATORS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+        raise GeneratorUnavailable(f"Unknown generator {name!r} (available: {', '.join(GENERATORS)}).")
+    if name == "sdxl" and (why_not := sdxl_unavailable(settings)):
+        raise GeneratorUnavailable(f"The sdxl generator cannot run: {why_not}.")
+    return GENERATORS[name](settings), f"{name}: chosen in the settings"

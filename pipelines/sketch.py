@@ -315,12 +315,12 @@ class SketchGenerator(Generator):
                  is_cancelled: Callable[[], bool]) -> GenerationResult:
         images, labels = [], []
         # A refinement round starts its four views somewhere else, so rounds look different.
-        offset = request.seeds[0] % len(VIEWS) if request.parent_image is not None and request.seeds else 0
+        offset = request.seeds[0] % len(VIEWS) if request.init_image is not None and request.seeds else 0
         for i, seed in enumerate(request.seeds[: request.count]):
             if is_cancelled():
                 raise GenerationCancelled()
-            image, label = render(request.spec, i + offset, seed, request.width)
+            image, label = render(request.spec, i + offset, seed, request.width or self.default_size)
             images.append(image)
             labels.append(label)
-            on_progress((i + 1) / request.count)
+            on_progress((i + 1) / request.count, None)
         return GenerationResult(images=images, seeds=list(request.seeds[: request.count]), labels=labels)

@@ -62,6 +62,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+# Routes that take a picture get room for one (the picture itself is checked in
+# appliance.uploads); everything else is small JSON or a form.
+UPLOAD_PATHS = ("/references", "/masks", "/photo")
+UPLOAD_BODY_BYTES = 11 * 1024 * 1024
+
 # The one mapping from domain errors to HTTP: (status, page title).
 DOMAIN_ERRORS = {NotFound: (404, "Not found"), Invalid: (422, "Please check"), Conflict: (409, "Not now")}
 
@@ -92,9 +97,9 @@ def _base_app(settings: Settings, store: Store, title: str, description: str) ->
     @app.middleware("http")
     async def guard(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse({"detail": f"Request too large (limit {settings.max_body_bytes} bytes)."},
-                                status_code=413)
+        limit = UPLOAD_BODY_BYTES if request.url.path.endswith(UPLOAD_PATHS) else settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
+            return JSONResponse({"detail": f"Request too large (limit {limit} bytes)."}, status_code=413)
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"

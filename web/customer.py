@@ -6,11 +6,11 @@ and change that design or follow that order, and nothing else.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import designs, jobs, orders, price_books
+from appliance import designs, jobs, orders, price_books, uploads
 from appliance.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.specs import Spec
@@ -31,6 +31,7 @@ def _image_json(image: designs.Image) -> dict:
 def _job_json(store, job: jobs.Job) -> dict:
     return {"id": job.id, "status": job.status, "progress": round(job.progress, 3),
             "position": jobs.position(store, job), "error": job.error,
+            "preview_url": f"/jobs/{job.id}/preview.jpg" if job.preview_path and job.open else None,
             "images": [{"id": r["id"], "url": f"/images/{r['id']}.png"} for r in jobs.images_of(store, job.id)]}
 
 
@@ -218,6 +219,40 @@ async def order_revision(request: Request, token: str):
     return RedirectResponse(f"/o/{token}", status_code=303)
 
 
+@pages.post("/d/{design_id}/photo")
+async def start_from_photo(request: Request, design_id: str):
+    """A round drawn from the customer's reference photo (the studio's upload form)."""
+    form = await request.form()
+    store = store_of(request)
+    design = designs.get_design(store, design_id)
+    photo = form.get("photo")
+    error = None
+    try:
+        data = await photo.read(uploads.MAX_BYTES + 1) if hasattr(photo, "read") else b""
+        upload = uploads.accept(store, request.app.state.settings.uploads_dir, design_id, "reference", data)
+        jobs.enqueue(store, design_id, reference_id=upload.id, instruction=str(form.get("instruction", "")) or None,
+                     count=4, max_waiting=request.app.state.settings.max_queued_per_design)
+    except (Invalid, Conflict) as exc:
+        error = getattr(exc, "message", str(exc))
+    if not is_htmx(request):
+        if error:
+            return render(request, "customer/design.html", _design_context(request, design, photo_error=error),
+                          status_code=422)
+        return RedirectResponse(f"/d/{design_id}", status_code=303)
+    return render(request, "customer/_gallery.html", _design_context(request, design, photo_error=error),
+                  status_code=422 if error else 200)
+
+
+@pages.get("/jobs/{job_id}/preview.jpg")
+def job_preview(request: Request, job_id: str):
+    """The running job's latest cheap preview (from the latents, no VAE decode)."""
+    job = jobs.get_job(store_of(request), job_id)
+    if not job.preview_path:
+        raise NotFound("No preview yet.")
+    return FileResponse(request.app.state.settings.images_dir / job.preview_path, media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store"})
+
+
 @pages.get("/images/{image_id}.png")
 def image_file(request: Request, image_id: str):
     image = designs.get_image(store_of(request), image_id)
@@ -237,6 +272,8 @@ class RenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instruction: str | None = Field(None, max_length=jobs.MAX_INSTRUCTION)
     parent_image_id: str | None = Field(None, max_length=64)
+    reference_id: str | None = Field(None, max_length=64)
+    mask_id: str | None = Field(None, max_length=64)
     count: int = Field(4, ge=1, le=jobs.MAX_IMAGES_PER_ROUND)
 
 
@@ -300,8 +337,27 @@ def apirender(request: Request, design_id: str, body: RenderIn):
     if changes:
         designs.update_spec(store, design_id, spec)
     job = jobs.enqueue(store, design_id, instruction=body.instruction, parent_image_id=body.parent_image_id,
-                       count=body.count, max_waiting=request.app.state.settings.max_queued_per_design)
+                       reference_id=body.reference_id, mask_id=body.mask_id, count=body.count,
+                       max_waiting=request.app.state.settings.max_queued_per_design)
     return {"job": {"id": job.id, "status": job.status}, "changes": changes, "spec": spec.model_dump()}
+
+
+async def _upload(request: Request, design_id: str, kind: str, file: UploadFile) -> dict:
+    data = await file.read(uploads.MAX_BYTES + 1)
+    upload = uploads.accept(store_of(request), request.app.state.settings.uploads_dir, design_id, kind, data)
+    return {"id": upload.id, "kind": upload.kind, "width": upload.width, "height": upload.height}
+
+
+@api.post("/designs/{design_id}/references", status_code=201)
+async def api_reference(request: Request, design_id: str, file: UploadFile = File(...)):
+    """A reference photo (PNG, JPEG or WebP, up to 10 MB) to start a round from."""
+    return await _upload(request, design_id, "reference", file)
+
+
+@api.post("/designs/{design_id}/masks", status_code=201)
+async def api_mask(request: Request, design_id: str, file: UploadFile = File(...)):
+    """A mask painted over a concept (white = redraw), for a region edit."""
+    return await _upload(request, design_id, "mask", file)
 
 
 @api.get("/jobs/{job_id}")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import auth, designs, orders, price_books
+from appliance import auth, designs, jobs, orders, price_books
 from appliance.errors import Conflict, Invalid
 from web.app import is_htmx, render, store_of
 
@@ -104,7 +104,8 @@ def inbox(request: Request, status: str | None = None, user: dict = Depends(staf
     status = status or None
     rows = orders.list_orders(store_of(request), status)
     return render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
-                                                 "statuses": orders.STATUS_LABELS})
+                                                 "statuses": orders.STATUS_LABELS,
+                                                 "generator": jobs.generator_status(store_of(request))})
 
 
 def _order_context(request: Request, number: int, user: dict, **extra) -> dict:

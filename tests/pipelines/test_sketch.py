@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from appliance import catalog
+from appliance.config import load_settings
 from appliance.descriptions import parse_description
 from pipelines import base
 from pipelines.base import GenerationCancelled, GenerationRequest
@@ -53,14 +54,16 @@ def test_progress_is_reported_per_image_and_cancel_stops_between_images():
     generator = SketchGenerator()
     progress = []
     request = GenerationRequest(spec=spec("rose gold ring"), description="x", count=3, seeds=[1, 2, 3], width=128, height=128)
-    result = generator.generate(request, progress.append, lambda: False)
+    result = generator.generate(request, lambda fraction, preview: progress.append(fraction), lambda: False)
     assert len(result.images) == 3 and progress == pytest.approx([1 / 3, 2 / 3, 1])
     with pytest.raises(GenerationCancelled):
-        generator.generate(request, progress.append, lambda: len(progress) > 4)
+        generator.generate(request, lambda fraction, preview: progress.append(fraction), lambda: len(progress) > 4)
 
 
-def test_the_registry_explains_its_choice():
-    generator, reason = base.create("auto")
-    assert generator.name == "sketch" and "sketch" in reason
-    with pytest.raises(base.GeneratorUnavailable, match="not available"):
-        base.create("sdxl")
+def test_auto_falls_back_to_the_sketch_renderer_and_says_why(tmp_path):
+    settings = load_settings(tmp_path)
+    generator, reason = base.create("auto", settings)
+    assert generator.name == "sketch" and "sketch renderer" in reason
+    assert any(words in reason for words in ("no CUDA", "not installed", "model"))
+    with pytest.raises(base.GeneratorUnavailable, match="cannot run"):
+        base.create("sdxl", settings)

@@ -57,8 +57,8 @@ class CancelledMidway(SketchGenerator):
         self.store = store
 
     def generate(self, request, on_progress, is_cancelled):
-        def progress(fraction):
-            on_progress(fraction)
+        def progress(fraction, preview=None):
+            on_progress(fraction, preview)
             job = self.store.query_one("SELECT id FROM jobs WHERE status = 'running'")
             jobs.cancel(self.store, job["id"])
         return super().generate(request, progress, is_cancelled)
