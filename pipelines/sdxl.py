@@ -69,6 +69,19 @@ class SDXLGenerator(Generator):
         self.adapters: dict[str, float] = {}
         self.triggers: list[str] = []
 
+    @classmethod
+    def from_pipeline(cls, pipe, *, steps: int, guidance: float, preview_every: int = 2) -> "SDXLGenerator":
+        """A generator around an already-built pipeline (benchmarks build full-size SDXL
+        with random weights in memory rather than writing gigabytes to disk)."""
+        from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline
+        gen = cls(models=None, steps=steps, guidance=guidance, preview_every=preview_every)
+        gen._device, gen._dtype = pipe.device.type, pipe.unet.dtype
+        gen.txt2img = pipe
+        gen.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
+        gen.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(pipe)
+        gen.loaded = True
+        return gen
+
     # ------------------------------------------------------------------ loading
 
     def _load(self) -> None:

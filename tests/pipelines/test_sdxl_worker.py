@@ -234,3 +234,12 @@ def test_generate_renders_a_spec_file_through_sdxl(sdxl_settings, tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (64, 64) and "sdxl" in result.stdout and "seed 7" in result.stdout
+
+
+def test_the_gpu_benchmark_runs_as_a_cpu_smoke():
+    bench = Path(__file__).resolve().parents[2] / "bench" / "sdxl_gpu.py"
+    result = subprocess.run([sys.executable, str(bench), "--tiny", "--repeats", "1"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if "ours/raw" in line]
+    assert len(lines) == 2 and all("s/image" in line for line in lines)
