@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -89,6 +90,8 @@ class SDXLGenerator(Generator):
         from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
                                StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline)
 
+        # Weights come from the data folder only; a request never reaches the hub.
+        os.environ["HF_HUB_OFFLINE"] = "1"
         manifest = self.models.manifest()
         by_kind = {spec.kind: spec for spec in manifest.values()}
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")

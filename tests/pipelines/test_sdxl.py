@@ -154,3 +154,20 @@ def test_an_unusable_device_is_fatal(generator, monkeypatch):
     with pytest.raises(GeneratorBroken) as info:
         run(generator, request(count=1))
     assert info.value.fatal
+
+
+def test_the_speed_lora_sets_few_steps_trailing_timesteps_and_no_guidance(sdxl_settings, tiny_model, generator, tmp_path):
+    lora = make_lora(tmp_path / "speed", generator.txt2img.unet, seed=9)
+    manifest = sdxl_settings.manifest_path
+    manifest.write_text(manifest.read_text() + '\n[models.speed]\nkind = "speed_lora"\nrepo = "tests/speed"\n'
+                        'licence = "test"\nfolder = "tiny-speed"\nfiles = ["style.safetensors"]\nsteps = 3\n'
+                        'guidance = 0.0\nweight = 1.0\n')
+    models = ModelStore(sdxl_settings.models_dir, manifest)
+    models.import_model("speed", lora)
+    fast = SDXLGenerator(models, device="cpu")
+    fast.load()
+    assert (fast.steps, fast.guidance, fast.adapters) == (3, 0.0, {"speed": 1.0})
+    assert fast.txt2img.scheduler.config.timestep_spacing == "trailing"
+    seen = []
+    result = run(fast, request(count=1, seeds=[2]), lambda f, p=None: seen.append(f))
+    assert len(result.images) == 1 and len(seen) == 3
