@@ -52,6 +52,14 @@ def build_apps(settings: Settings, store: Store):
     return create_customer_app(settings, store), create_staff_app(settings, store)
 
 
+def server_config(app, host: str, port: int, log_level: str = "info"):
+    """How each app is served: uvicorn's own forwarded-header handling off (web.clients
+    decides whom to believe), no server banner, our own access log line."""
+    import uvicorn
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
+                          access_log=False)
+
+
 def _settings(args) -> Settings:
     overrides = {k: getattr(args, k, None) for k in ("customer_port", "staff_port", "host", "generator", "worker")}
     return load_settings(args.data, **overrides)
@@ -73,12 +81,8 @@ def cmd_serve(args) -> int:
         worker = build_worker(settings, store)
         worker.start_thread()
     customer, staff = build_apps(settings, store)
-    servers = [
-        uvicorn.Server(uvicorn.Config(customer, host=settings.host, port=settings.customer_port, log_level="info",
-                                      proxy_headers=False, server_header=False)),
-        uvicorn.Server(uvicorn.Config(staff, host=settings.host, port=settings.staff_port, log_level="info",
-                                      proxy_headers=False, server_header=False)),
-    ]
+    servers = [uvicorn.Server(server_config(customer, settings.host, settings.customer_port)),
+               uvicorn.Server(server_config(staff, settings.host, settings.staff_port))]
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"Diamra is running ({'embedded worker' if worker else 'external worker'}).", flush=True)
     print(f"  Customer studio: http://{shown}:{settings.customer_port}/", flush=True)
@@ -167,6 +171,59 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from appliance.backups import BackupError, create_backup
+    settings = _settings(args)
+    try:
+        result = create_backup(settings, Path(args.file) if args.file else None, keep=args.keep)
+    except BackupError as exc:
+        print(f"Backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backup written: {result.path} ({result.size_bytes / 2**20:.1f} MB, {result.files} files, "
+          f"{result.seconds:.1f} s, integrity ok)")
+    for old in result.removed:
+        print(f"  removed old backup {old.name}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from appliance.backups import BackupError, restore_backup
+    settings = _settings(args)
+    try:
+        summary = restore_backup(settings, Path(args.file))
+    except BackupError as exc:
+        print(f"Restore refused: {exc} The current data was not changed.", file=sys.stderr)
+        return 1
+    print(f"Restored {summary['files']} files from a backup made {summary['created_at']} into {settings.data_dir}.")
+    open_appliance(settings).close()       # bring an older backup's schema up to date
+    return 0
+
+
+def cmd_status(args) -> int:
+    from appliance import health
+    settings = _settings(args)
+    store = open_appliance(settings)
+    try:
+        result = health.check(settings, store)
+    finally:
+        store.close()
+    facts = result.facts
+    print(f"Diamra at {settings.data_dir.resolve()}: {'healthy' if result.ok else 'NOT HEALTHY'}")
+    print(f"  database: {facts['database']}")
+    worker = facts["worker"]
+    print("  worker: none has started" if worker is None else
+          f"  worker: {worker['generator']} generator ({worker['reason']}), last heard {worker['heartbeat_age_s']} s ago")
+    print(f"  queue: {facts['queue']} round(s) waiting or drawing")
+    print(f"  disk free: {facts['disk_free_bytes'] / 2**30:.1f} GB")
+    last = facts["last_backup"]
+    print(f"  last good backup: {last['at']} ({last['path']})" if last else "  last good backup: none yet")
+    for line in result.problems:
+        print(f"PROBLEM: {line}")
+    for line in result.warnings:
+        print(f"warning: {line}")
+    return 0 if result.ok else 1
+
+
 def _model_store(settings: Settings):
     from appliance.models import ModelStore
     return ModelStore(settings.models_dir, settings.manifest_path)
@@ -240,6 +297,15 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=list(auth.ROLES), default="admin")
     add.set_defaults(func=cmd_user_add)
+
+    backup = sub.add_parser("backup", help="write a verified backup archive of the data folder")
+    backup.add_argument("file", nargs="?", help="archive path (default: <data>/backups/diamra-backup-<time>.tar.gz)")
+    backup.add_argument("--keep", type=int, default=7, help="how many archives to keep in <data>/backups")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore an archive into a stopped or new data folder")
+    restore.add_argument("file")
+    restore.set_defaults(func=cmd_restore)
+    sub.add_parser("status", help="the appliance's health in words").set_defaults(func=cmd_status)
 
     models = sub.add_parser("models", help="install and check the SDXL model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)

@@ -42,6 +42,10 @@ class Settings:
     device: str = ""
     sdxl_steps: int = 0
     fuse_loras: bool = False
+    # Proxy/tunnel addresses whose X-Forwarded-For/-Proto are believed (comma-separated).
+    trusted_proxies: str = ""
+    # Changes (posts) one client address may make a minute on the customer app.
+    rate_limit_per_minute: int = 120
     extra: dict = field(default_factory=dict)
 
     @property

@@ -90,6 +90,9 @@ class Store:
         self._local = threading.local()
 
 
+# Inside a write transaction: proves the database takes the write lock.
+PING = "SELECT 1"
+
 # ---------------------------------------------------------------- designs and images
 
 INSERT_DESIGN = """

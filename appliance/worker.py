@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -22,6 +23,20 @@ from appliance.specs import Spec
 from appliance.store import Store, now
 
 log = logging.getLogger(__name__)
+
+
+def systemd_notify(message: str) -> None:
+    """sd_notify(3) without a library: a datagram to $NOTIFY_SOCKET when systemd set one."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode(), address)
+        except OSError as exc:
+            log.warning("could not notify systemd: %s", exc)
 
 
 class WorkerFatal(RuntimeError):
@@ -37,6 +52,7 @@ class Worker:
         self.images_dir = Path(images_dir)
         self.uploads_dir = Path(uploads_dir) if uploads_dir else self.images_dir.parent / "uploads"
         self.fatal: BaseException | None = None
+        self._last_beat = 0.0
         self.new_request = new_request
         self.generator_reason = generator_reason
         self.max_attempts = max_attempts
@@ -54,16 +70,27 @@ class Worker:
                                          "reason": self.generator_reason, "now": now()})
         self.generator.load()
         log.info("worker %s ready with the %s generator (%s)", self.id, self.generator.name, self.generator_reason)
+        systemd_notify("READY=1")
 
     def run_once(self) -> bool:
         """Run the next queued job, if any; returns whether there was one."""
         job = jobs.claim_next(self.store, self.id)
         if job is None:
-            with self.store.write() as db:
-                db.execute(q.WORKER_HEARTBEAT, {"id": self.id, "now": now()})
+            self.heartbeat()
             return False
         self._run(job)
         return True
+
+    def heartbeat(self, every_seconds: float = 10.0) -> None:
+        """Tell the appliance this worker is alive (at most every few seconds when idle);
+        under systemd, also pet the watchdog."""
+        moment = time.monotonic()
+        if moment - self._last_beat < every_seconds:
+            return
+        self._last_beat = moment
+        with self.store.write() as db:
+            db.execute(q.WORKER_HEARTBEAT, {"id": self.id, "now": now()})
+        systemd_notify("WATCHDOG=1")
 
     def run_forever(self) -> None:
         """Drain the queue until stopped, polling when it is empty. Stops for good when the
@@ -144,6 +171,7 @@ class Worker:
             preview.convert("RGB").resize((256, 256)).save(partial, format="JPEG", quality=70)
             os.replace(partial, self.images_dir / path)
         jobs.report_progress(self.store, job.id, fraction * 0.95, path)
+        self.heartbeat(every_seconds=5.0)
 
     def _store_images(self, job: jobs.Job, spec: Spec, result) -> None:
         round_number = self.store.query_one(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id})["round"] + 1

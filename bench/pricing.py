@@ -64,7 +64,7 @@ def main() -> None:
     print(f"quotes: 10,000 varied specs in {elapsed:.2f} s = {10_000 / elapsed:,.0f} quotes per second")
 
     with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(Path(folder), generator="sketch")
+        settings = load_settings(Path(folder), generator="sketch", rate_limit_per_minute=1_000_000)
         store = cli.open_appliance(settings)
         customer_app, _ = cli.build_apps(settings, store)
         with LiveServer(customer_app) as server, httpx.Client(base_url=server.url) as client:

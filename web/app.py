@@ -4,6 +4,8 @@ body-size limits, and the one mapping from domain errors to HTTP statuses."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,8 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from appliance.config import Settings
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.store import Store
+from web import clients
 
 HERE = Path(__file__).parent
+access_log = logging.getLogger("diamra.access")
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -87,15 +91,31 @@ def _error_body(field: str, message: str) -> dict:
     return {"detail": [{"loc": ["body", *field.split(".")], "field": field, "msg": message, "type": "value_error"}]}
 
 
-def _base_app(settings: Settings, store: Store, title: str, description: str) -> FastAPI:
+_CAPABILITY = re.compile(r"/(o|d)/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
+
+
+def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
+              limit_paths: tuple[str, ...] = ()) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    proxies = clients.parse_networks(settings.trusted_proxies)
+    limiter = clients.RateLimiter(settings.rate_limit_per_minute)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        peer = request.client.host if request.client else "unknown"
+        request.state.client_ip, request.state.scheme = clients.client_of(peer, request.url.scheme, request.headers,
+                                                                           proxies)
+        limited = (limit_writes and request.method not in ("GET", "HEAD", "OPTIONS")) or \
+            (request.method == "POST" and request.url.path in limit_paths)
+        if limited and not limiter.allow(request.state.client_ip):
+            access_log.warning("%s %s %s 429 rate limited", request.state.client_ip, request.method,
+                               _CAPABILITY.sub(r"/\1/\2…", request.url.path))
+            return JSONResponse({"detail": "Too many requests from your connection; please wait a minute."},
+                                status_code=429, headers={"Retry-After": "60"})
         length = request.headers.get("content-length")
         limit = UPLOAD_BODY_BYTES if request.url.path.endswith(UPLOAD_PATHS) else settings.max_body_bytes
         if length and length.isdigit() and int(length) > limit:
@@ -108,7 +128,20 @@ def _base_app(settings: Settings, store: Store, title: str, description: str) ->
         response.headers["Referrer-Policy"] = "no-referrer"
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
+            # One line per request, with the client as the proxy reported it (never a
+            # customer's private link in full).
+            access_log.info("%s %s %s %s", request.state.client_ip, request.method,
+                            _CAPABILITY.sub(r"/\1/\2…", request.url.path), response.status_code)
         return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz():
+        """Database writable, worker heartbeat, generator and why, queue, disk, last backup;
+        503 when the appliance cannot serve customers properly."""
+        from appliance import health
+        result = health.check(settings, store)
+        body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
+        return JSONResponse(body, status_code=200 if result.ok else 503)
 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -148,7 +181,7 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
     from web import customer
     app = _base_app(settings, store, "Diamra customer API",
-                    "Design a piece, see concepts, get a quote and place an order.")
+                    "Design a piece, see concepts, get a quote and place an order.", limit_writes=True)
     app.include_router(customer.pages)
     app.include_router(customer.api)
     return app
@@ -157,7 +190,8 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
 def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
     from web import price_book, staff
-    app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.")
+    app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
+                    limit_writes=False, limit_paths=("/login", "/api/v1/session"))
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(staff.api)

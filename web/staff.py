@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import auth, designs, jobs, orders, price_books
+from appliance import auth, designs, health, orders, price_books
 from appliance.errors import Conflict, Invalid
 from web.app import is_htmx, render, store_of
 
@@ -43,9 +43,14 @@ async def staff_writer(request: Request, user: dict = Depends(staff_user)) -> di
     return user
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies are Secure when the store says so or the request reached its proxy over HTTPS."""
+    return request.app.state.settings.secure_cookies or request.state.scheme == "https"
+
+
 def _set_session_cookies(request: Request, response, token: str, csrf: str) -> None:
     settings = request.app.state.settings
-    secure = settings.secure_cookies
+    secure = secure_cookies(request)
     max_age = settings.session_hours * 3600
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure)
     response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure)
@@ -63,7 +68,7 @@ def login_page(request: Request):
     nonce = secrets.token_urlsafe(24)
     response = render(request, "staff/login.html", {"csrf": nonce, "error": None, "username": ""})
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.secure_cookies)
+                        secure=secure_cookies(request))
     return response
 
 
@@ -82,7 +87,7 @@ async def login(request: Request):
         response = render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
                            status_code=401)
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
-                            secure=request.app.state.settings.secure_cookies)
+                            secure=secure_cookies(request))
         return response
     token, csrf = auth.start_session(store_of(request), user["id"], request.app.state.settings.session_hours)
     response = RedirectResponse("/", status_code=303)
@@ -103,9 +108,9 @@ def logout(request: Request, user: dict = Depends(staff_writer)):
 def inbox(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
     status = status or None
     rows = orders.list_orders(store_of(request), status)
+    state = health.check(request.app.state.settings, store_of(request))
     return render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
-                                                 "statuses": orders.STATUS_LABELS,
-                                                 "generator": jobs.generator_status(store_of(request))})
+                                                 "statuses": orders.STATUS_LABELS, "health": state})
 
 
 def _order_context(request: Request, number: int, user: dict, **extra) -> dict:

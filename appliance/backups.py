@@ -1,0 +1,215 @@
+"""Backups a store can trust: one archive with an online SQLite backup (never a file copy
+of a live database), the concept images, the uploads and the settings, each member's
+sha256 in a manifest, checked with PRAGMA integrity_check before it is called good.
+Restore verifies everything in a staging folder first and only then swaps it in, so a
+truncated or tampered archive leaves the current data untouched.
+
+Model weights are not backed up: `diamra models pull` can fetch them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from appliance.config import Settings
+from appliance.migrations import MIGRATIONS
+
+ARCHIVE_PREFIX = "diamra-backup-"
+MANIFEST = "MANIFEST.json"
+FOLDERS = ("images", "uploads")
+SETTINGS_FILE = "diamra.toml"
+LAST_GOOD = "last-good.json"
+
+
+class BackupError(RuntimeError):
+    """A backup or restore could not be done; the message says why, and nothing changed."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    size_bytes: int
+    seconds: float
+    files: int
+    removed: list[Path]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _integrity(database: Path) -> str:
+    conn = sqlite3.connect(database)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def create_backup(settings: Settings, target: Path | None = None, keep: int = 7) -> BackupResult:
+    """Write a verified archive of the data folder; keep the newest `keep` archives in the
+    backups folder."""
+    started = time.monotonic()
+    data = settings.data_dir
+    if not settings.database_path.exists():
+        raise BackupError(f"No database at {settings.database_path}; nothing to back up.")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = Path(target) if target else settings.backups_dir / f"{ARCHIVE_PREFIX}{stamp}.tar.gz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.backups_dir if settings.backups_dir.exists() else None) as work:
+        copy = Path(work) / "diamra.db"
+        source = sqlite3.connect(settings.database_path, timeout=30)
+        dest = sqlite3.connect(copy)
+        try:
+            source.backup(dest)          # SQLite's online backup: consistent while the shop runs
+        finally:
+            dest.close()
+            source.close()
+        verdict = _integrity(copy)
+        if verdict != "ok":
+            raise BackupError(f"The database copy failed its integrity check: {verdict}")
+        members: list[tuple[str, Path]] = [("diamra.db", copy)]
+        for folder in FOLDERS:
+            root = data / folder
+            if root.exists():
+                members += [(str(p.relative_to(data)), p) for p in sorted(root.rglob("*"))
+                            if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")]
+        if (data / SETTINGS_FILE).exists():
+            members.append((SETTINGS_FILE, data / SETTINGS_FILE))
+        manifest = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "schema_version": MIGRATIONS[-1][0],
+                    "files": {name: {"sha256": _sha256(path), "size": path.stat().st_size} for name, path in members}}
+        partial = target.with_name(target.name + ".part")
+        with tarfile.open(partial, "w:gz") as archive:
+            body = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mtime = len(body), int(time.time())
+            archive.addfile(info, io.BytesIO(body))
+            for name, path in members:
+                archive.add(path, arcname=name, recursive=False)
+        os.replace(partial, target)
+    removed = _prune(settings.backups_dir, keep) if target.parent == settings.backups_dir else []
+    result = BackupResult(target, target.stat().st_size, time.monotonic() - started, len(members), removed)
+    settings.backups_dir.mkdir(parents=True, exist_ok=True)
+    (settings.backups_dir / LAST_GOOD).write_text(json.dumps({
+        "path": str(target), "at": manifest["created_at"], "size_bytes": result.size_bytes, "files": len(members)}))
+    return result
+
+
+def _prune(folder: Path, keep: int) -> list[Path]:
+    archives = sorted(folder.glob(f"{ARCHIVE_PREFIX}*.tar.gz"))
+    old = archives[:-keep] if keep > 0 else []
+    for path in old:
+        path.unlink()
+    return old
+
+
+def last_good(settings: Settings) -> dict | None:
+    """The newest backup that was verified when written, or None."""
+    path = settings.backups_dir / LAST_GOOD
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def _assert_stopped(database: Path) -> None:
+    """Refuse to restore over a database something is using."""
+    if not database.exists():
+        return
+    conn = sqlite3.connect(database, timeout=0.2, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        raise BackupError("The database is in use: stop Diamra (web and worker) before restoring.") from None
+    finally:
+        conn.close()
+
+
+def restore_backup(settings: Settings, archive_path: Path) -> dict:
+    """Restore an archive into the (stopped or new) data folder: verify every member in a
+    staging folder, then swap the database, images, uploads and settings into place."""
+    archive_path = Path(archive_path)
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    _assert_stopped(settings.database_path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = data / f".restore-{stamp}"
+    try:
+        manifest = _extract_verified(archive_path, staging)
+        verdict = _integrity(staging / "diamra.db")
+        if verdict != "ok":
+            raise BackupError(f"The archived database failed its integrity check: {verdict}")
+        replaced = data / f".replaced-{stamp}"
+        replaced.mkdir()
+        names = ["diamra.db", "diamra.db-wal", "diamra.db-shm", *FOLDERS, SETTINGS_FILE]
+        for name in names:
+            if (data / name).exists():
+                os.replace(data / name, replaced / name)
+        for name in ["diamra.db", *FOLDERS, SETTINGS_FILE]:
+            if (staging / name).exists():
+                os.replace(staging / name, data / name)
+        for folder in FOLDERS:
+            (data / folder).mkdir(exist_ok=True)
+        shutil.rmtree(replaced)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return {"files": len(manifest["files"]), "created_at": manifest["created_at"],
+            "schema_version": manifest["schema_version"]}
+
+
+def _extract_verified(archive_path: Path, staging: Path) -> dict:
+    if not archive_path.is_file():
+        raise BackupError(f"No backup archive at {archive_path}.")
+    staging.mkdir(parents=True)
+    try:
+        with tarfile.open(archive_path, "r:gz") as archive:
+            manifest, expected, seen = None, {}, set()
+            for member in archive:
+                name = member.name
+                if manifest is None:
+                    if name != MANIFEST:
+                        raise BackupError(f"{archive_path} is not a Diamra backup (no {MANIFEST} first).")
+                    manifest = json.loads(archive.extractfile(member).read())
+                    expected = manifest["files"]
+                    continue
+                if Path(name).is_absolute() or ".." in Path(name).parts:
+                    raise BackupError(f"{archive_path} holds a path outside the data folder ({name!r}); refusing it.")
+                if name not in expected or not member.isfile():
+                    raise BackupError(f"{archive_path} holds an unexpected entry {name!r}; refusing it.")
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.extractfile(member) as source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                if _sha256(target) != expected[name]["sha256"]:
+                    raise BackupError(f"{name} in {archive_path} does not match its recorded sha256: "
+                                      "the archive was altered or damaged.")
+                seen.add(name)
+    except (tarfile.TarError, EOFError, OSError, ValueError, KeyError) as exc:
+        raise BackupError(f"{archive_path} is truncated or damaged ({exc.__class__.__name__}: {exc}).") from None
+    if manifest is None:
+        raise BackupError(f"{archive_path} is empty.")
+    missing = set(expected) - seen
+    if missing:
+        raise BackupError(f"{archive_path} is incomplete: {len(missing)} file(s) missing, e.g. {sorted(missing)[0]}.")
+    return manifest

@@ -1,0 +1,122 @@
+"""Backups: a populated appliance backed up and restored into a new folder compares equal,
+row by row and file by file; a damaged archive changes nothing."""
+
+import gzip
+import hashlib
+import io
+import json
+import sqlite3
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from appliance import cli, designs, jobs, orders, price_books, uploads
+from appliance.backups import BackupError, create_backup, last_good, restore_backup
+from appliance.config import load_settings
+from PIL import Image
+
+
+def populate(settings, store, worker):
+    (settings.data_dir / "diamra.toml").write_text('store_name = "Maison Or"\n')
+    design = designs.create_design(store, "14k rose gold ring with a 1.5 carat oval lab diamond, size 6")
+    photo = io.BytesIO()
+    Image.new("RGB", (80, 60), (200, 150, 90)).save(photo, format="PNG")
+    uploads.accept(store, settings.uploads_dir, design.id, "reference", photo.getvalue())
+    jobs.enqueue(store, design.id, count=2)
+    worker.run_once()
+    image = designs.images(store, design.id)[0]
+    order = orders.place_order(store, design, image.id, orders.check_contact("Ana", "ana@example.com", None, None),
+                               price_books.quote_spec(store, design.spec))
+    orders.add_message(store, order["number"], "Can it be ready by May?", actor="customer", actor_name="Ana")
+    return order
+
+
+def snapshot(data: Path) -> dict:
+    """Every row of every table and every file's hash."""
+    conn = sqlite3.connect(data / "diamra.db")
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    rows = {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
+    conn.close()
+    files = {str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for folder in ("images", "uploads") for p in (data / folder).rglob("*") if p.is_file()}
+    return {"rows": rows, "files": files, "settings": (data / "diamra.toml").read_text()}
+
+
+def test_backup_then_restore_into_a_new_folder_gives_back_everything(settings, store, worker, tmp_path):
+    populate(settings, store, worker)
+    result = create_backup(settings)
+    assert result.path.exists() and result.size_bytes > 0 and result.files >= 5
+    assert last_good(settings)["path"] == str(result.path)
+    fresh = load_settings(tmp_path / "restored")
+    summary = restore_backup(fresh, result.path)
+    assert summary["files"] == result.files
+    assert snapshot(fresh.data_dir) == snapshot(settings.data_dir)
+    assert not list(fresh.data_dir.glob("diamra.db-*"))              # no stale -wal/-shm
+    restored = cli.open_appliance(fresh)
+    assert orders.get_order(restored, number=1001)["events"][-1]["body"] == "Can it be ready by May?"
+    restored.close()
+
+
+def test_only_the_newest_backups_are_kept(settings, store):
+    made = [create_backup(settings, keep=2).path for _ in range(4)]
+    kept = sorted(settings.backups_dir.glob("diamra-backup-*.tar.gz"))
+    assert kept == sorted(made[-2:])
+
+
+def test_a_truncated_archive_is_refused_and_nothing_changes(settings, store, worker, tmp_path):
+    populate(settings, store, worker)
+    archive = create_backup(settings).path
+    target = load_settings(tmp_path / "target")
+    restore_backup(target, archive)
+    before = snapshot(target.data_dir)
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(BackupError, match="truncated or damaged|incomplete"):
+        restore_backup(target, broken)
+    assert snapshot(target.data_dir) == before
+    assert not list(target.data_dir.glob(".restore-*"))
+
+
+def test_a_tampered_archive_is_refused(settings, store, worker, tmp_path):
+    populate(settings, store, worker)
+    archive = create_backup(settings).path
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(archive, "r:gz") as source, tarfile.open(tampered, "w:gz") as out:
+        for member in source:
+            data = source.extractfile(member).read()
+            if member.name == "diamra.toml":
+                data = b'store_name = "Somebody Else"\n'
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+    with pytest.raises(BackupError, match="does not match its recorded sha256"):
+        restore_backup(load_settings(tmp_path / "t"), tampered)
+
+
+def test_an_archive_reaching_outside_the_data_folder_is_refused(tmp_path):
+    evil = tmp_path / "evil.tar.gz"
+    body = b"x"
+    manifest = json.dumps({"created_at": "2026-01-01T00:00:00+00:00", "schema_version": 2,
+                           "files": {"../escape.txt": {"sha256": hashlib.sha256(body).hexdigest(), "size": 1}}}).encode()
+    with tarfile.open(evil, "w:gz") as out:
+        for name, data in (("MANIFEST.json", manifest), ("../escape.txt", body)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    with pytest.raises(BackupError, match="outside the data folder"):
+        restore_backup(load_settings(tmp_path / "d"), evil)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_restoring_over_a_running_appliance_is_refused(settings, store, tmp_path):
+    archive = create_backup(settings).path
+    with store.write():                                  # something holds the database
+        with pytest.raises(BackupError, match="stop Diamra"):
+            restore_backup(settings, archive)
+
+
+def test_not_a_backup_at_all(tmp_path):
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(gzip.compress(b"hello"))
+    with pytest.raises(BackupError, match="truncated or damaged"):
+        restore_backup(load_settings(tmp_path / "d"), junk)
