@@ -44,6 +44,11 @@ def create_user(store: Store, username: str, password: str, role: str = "jeweler
         raise Conflict(f"A staff account named {username!r} already exists.") from None
 
 
+def list_users(store: Store) -> list[dict]:
+    """Every staff account (name, role, whether disabled), by name."""
+    return store.query(q.LIST_USERS)
+
+
 def authenticate(store: Store, username: str, password: str) -> dict | None:
     """The user row when the password matches, else None (same work either way)."""
     user = store.query_one(q.GET_USER_BY_NAME, {"username": username or ""})

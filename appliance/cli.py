@@ -139,6 +139,18 @@ def cmd_user_add(args) -> int:
     return 0
 
 
+def cmd_user_list(args) -> int:
+    settings = _settings(args)
+    store = open_appliance(settings)
+    try:
+        for user in auth.list_users(store):
+            state = " (disabled)" if user["disabled"] else ""
+            print(f"{user['username']}\t{user['role']}{state}")
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_generate(args) -> int:
     import json
     import secrets
@@ -297,6 +309,7 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=list(auth.ROLES), default="admin")
     add.set_defaults(func=cmd_user_add)
+    user_sub.add_parser("list", help="the staff accounts").set_defaults(func=cmd_user_list)
 
     backup = sub.add_parser("backup", help="write a verified backup archive of the data folder")
     backup.add_argument("file", nargs="?", help="archive path (default: <data>/backups/diamra-backup-<time>.tar.gz)")

@@ -87,24 +87,26 @@ _ENV_PREFIX = "DIAMRA_"
 
 
 def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
-    """Settings from `<data>/diamra.toml`, then DIAMRA_* variables, then `overrides`.
+    """Settings from `<data>/diamra.toml`, then the file named by DIAMRA_CONFIG (the
+    installed appliance's /etc/diamra/diamra.toml), then DIAMRA_* variables, then
+    `overrides`.
 
     Unknown keys in the file are kept in `extra` so a newer file does not break an older
     appliance; a value of the wrong type raises SettingsError naming the key.
     """
     data = Path(data_dir) if data_dir is not None else default_data_dir()
     values: dict = {}
-    toml_path = data / "diamra.toml"
-    if toml_path.exists():
-        try:
-            values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{toml_path}: {exc}") from exc
+    for toml_path in (data / "diamra.toml", Path(os.environ.get("DIAMRA_CONFIG", "") or "/nonexistent")):
+        if toml_path.is_file():
+            try:
+                values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{toml_path}: {exc}") from exc
     known = {f.name: f for f in dataclasses.fields(Settings)}
     for key, raw in os.environ.items():
         if key.startswith(_ENV_PREFIX) and key != "DIAMRA_DATA":
             name = key[len(_ENV_PREFIX):].lower()
-            if name in known:
+            if name in known and name != "config":
                 values[name] = raw
     values.update({k: v for k, v in overrides.items() if v is not None})
 

@@ -231,6 +231,7 @@ INSERT INTO users (username, password_hash, role, created_at) VALUES (:username,
 """
 GET_USER_BY_NAME = "SELECT * FROM users WHERE username = :username"
 GET_USER = "SELECT * FROM users WHERE id = :id"
+LIST_USERS = "SELECT username, role, disabled, created_at FROM users ORDER BY username"
 UPDATE_USER_PASSWORD = "UPDATE users SET password_hash = :password_hash WHERE id = :id"
 INSERT_SESSION = """
 INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)

@@ -28,3 +28,12 @@ def test_a_broken_settings_file_says_where(tmp_path):
     (tmp_path / "diamra.toml").write_text("store_name = \n")
     with pytest.raises(SettingsError, match="diamra.toml"):
         load_settings(tmp_path)
+
+
+def test_the_installed_settings_file_overrides_the_data_folder_s(tmp_path, monkeypatch):
+    (tmp_path / "diamra.toml").write_text('store_name = "From data"\nstaff_port = 9001\n')
+    etc = tmp_path / "etc.toml"
+    etc.write_text('store_name = "Maison Or"\n')
+    monkeypatch.setenv("DIAMRA_CONFIG", str(etc))
+    settings = load_settings(tmp_path)
+    assert settings.store_name == "Maison Or" and settings.staff_port == 9001
