@@ -72,7 +72,7 @@ production_help() {
   --admin NAME              the first staff account (admin); its password comes from
   --admin-password-file F   this file, or is asked for at a terminal. No account, no dashboard:
                             there is never a "first visitor becomes admin" window.
-  --with-sdxl               install the SDXL generator even without an NVIDIA GPU
+  --without-sdxl            skip torch and the SDXL generator (a sketch-only box)
   --kiosk                   also install the in-store kiosk unit (cage + chromium)
   --root DIR                install into DIR as if it were / (no users, no systemctl): for tests
   --no-systemctl            do not call systemctl (units are still installed)
@@ -86,7 +86,7 @@ HELP
 }
 
 production() {
-  local root="" systemctl_on=1 store_name="" admin="" admin_file="" sdxl=0 kiosk=0 uninstall=0 purge=0
+  local root="" systemctl_on=1 store_name="" admin="" admin_file="" sdxl=1 kiosk=0 uninstall=0 purge=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --root) root="$(cd "$2" && pwd)"; systemctl_on=0; shift 2 ;;
@@ -94,7 +94,7 @@ production() {
       --store-name) store_name="$2"; shift 2 ;;
       --admin) admin="$2"; shift 2 ;;
       --admin-password-file) admin_file="$2"; shift 2 ;;
-      --with-sdxl) sdxl=1; shift ;;
+      --without-sdxl) sdxl=0; shift ;;
       --kiosk) kiosk=1; shift ;;
       --uninstall) uninstall=1; shift ;;
       --purge) purge=1; shift ;;
@@ -193,10 +193,9 @@ install_release() {
   local release="$1" sdxl="$2"
   "$PYTHON" -m venv "$release/venv" || return 1
   "$release/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip || return 1
-  if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  if [ "$sdxl" = 1 ] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
     say "NVIDIA GPU found: installing torch with CUDA and the SDXL generator"
     "$release/venv/bin/python" -m pip install --quiet --disable-pip-version-check torch || return 1
-    sdxl=1
   elif [ "$sdxl" = 1 ]; then
     say "no NVIDIA GPU: installing the CPU build of torch"
     "$release/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
