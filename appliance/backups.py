@@ -9,7 +9,6 @@ Model weights are not backed up: `diamra models pull` can fetch them again.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from appliance.config import Settings
 from appliance.migrations import MIGRATIONS
+from appliance.models import sha256_of
 
 ARCHIVE_PREFIX = "diamra-backup-"
 MANIFEST = "MANIFEST.json"
@@ -43,14 +43,6 @@ class BackupResult:
     seconds: float
     files: int
     removed: list[Path]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _integrity(database: Path) -> str:
@@ -93,7 +85,7 @@ def create_backup(settings: Settings, target: Path | None = None, keep: int = 7)
             members.append((SETTINGS_FILE, data / SETTINGS_FILE))
         manifest = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "schema_version": MIGRATIONS[-1][0],
-                    "files": {name: {"sha256": _sha256(path), "size": path.stat().st_size} for name, path in members}}
+                    "files": {name: {"sha256": sha256_of(path), "size": path.stat().st_size} for name, path in members}}
         partial = target.with_name(target.name + ".part")
         with tarfile.open(partial, "w:gz") as archive:
             body = json.dumps(manifest, indent=1).encode()
@@ -201,7 +193,7 @@ def _extract_verified(archive_path: Path, staging: Path) -> dict:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.extractfile(member) as source, target.open("wb") as out:
                     shutil.copyfileobj(source, out)
-                if _sha256(target) != expected[name]["sha256"]:
+                if sha256_of(target) != expected[name]["sha256"]:
                     raise BackupError(f"{name} in {archive_path} does not match its recorded sha256: "
                                       "the archive was altered or damaged.")
                 seen.add(name)
