@@ -453,6 +453,10 @@ def _finish_groups(groups: list[_Group], fields: dict, notes: list[str]) -> list
                      ("7 mm." if catalog.STONE_TYPES[center.type].by_piece else "about 1 carat."))
     if style == "three_stone" and center and not any(g.role == "side" for g in groups):
         groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
+    # Stones set in the band need a wall either side: an unstated band width follows them.
+    band_stones = [g.length for g in groups if g.role == "accent" and g.setting != "halo" and g.length]
+    if fields["piece_type"] == "ring" and band_stones and "band_width_mm" not in fields:
+        fields["band_width_mm"] = round(max(2.0, max(band_stones) + 0.8), 1)
     out = [_stone_group(g, center, fields, style) for g in groups]
     order = {"center": 0, "side": 1, "accent": 2}
     return sorted(out, key=lambda g: order[g.role])
