@@ -81,8 +81,11 @@ def create_backup(settings: Settings, target: Path | None = None, keep: int = 7)
             if root.exists():
                 members += [(str(p.relative_to(data)), p) for p in sorted(root.rglob("*"))
                             if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")]
-        if (data / SETTINGS_FILE).exists():
-            members.append((SETTINGS_FILE, data / SETTINGS_FILE))
+        installed = Path(os.environ.get("DIAMRA_CONFIG", "") or "/nonexistent")
+        for settings_file in (data / SETTINGS_FILE, installed):
+            if settings_file.is_file():      # the data folder's, else the installed /etc one
+                members.append((SETTINGS_FILE, settings_file))
+                break
         manifest = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "schema_version": MIGRATIONS[-1][0],
                     "files": {name: {"sha256": sha256_of(path), "size": path.stat().st_size} for name, path in members}}

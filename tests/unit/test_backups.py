@@ -120,3 +120,14 @@ def test_not_a_backup_at_all(tmp_path):
     junk.write_bytes(gzip.compress(b"hello"))
     with pytest.raises(BackupError, match="truncated or damaged"):
         restore_backup(load_settings(tmp_path / "d"), junk)
+
+
+def test_an_installed_appliance_s_settings_travel_with_the_backup(settings, store, tmp_path, monkeypatch):
+    etc = tmp_path / "etc-diamra.toml"
+    etc.write_text('store_name = "Maison Or"\ntrusted_proxies = "127.0.0.1"\n')
+    monkeypatch.setenv("DIAMRA_CONFIG", str(etc))
+    archive = create_backup(settings).path
+    monkeypatch.delenv("DIAMRA_CONFIG")
+    fresh = tmp_path / "fresh"
+    restore_backup(load_settings(fresh), archive)
+    assert load_settings(fresh).store_name == "Maison Or"
