@@ -148,12 +148,12 @@ def get_image(store: Store, image_id: str) -> Image:
     return _image(row)
 
 
-def chosen_image_id(store: Store, design: Design) -> str | None:
-    """The image the customer picked, or else the newest one (what the order form shows)."""
+def chosen_image_id(design: Design, design_images: list[Image]) -> str | None:
+    """The image the customer picked, or else the newest of `design_images` (what the
+    order form shows)."""
     if design.selected_image_id:
         return design.selected_image_id
-    all_images = images(store, design.id)
-    return all_images[-1].id if all_images else None
+    return design_images[-1].id if design_images else None
 
 
 def drawn_with_current_spec(design: Design, image: Image) -> bool:

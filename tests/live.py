@@ -40,3 +40,27 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def wait_until_serving(url: str, timeout: float = 20) -> None:
+    """Poll `url` until a server answers it (any status)."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+def wait_for_job_over_http(base: str, job_id: str, timeout: float = 20) -> dict:
+    """Poll a real server's job API until the job is done (or the time is up)."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while True:
+        job = httpx.get(f"{base}/api/v1/jobs/{job_id}").json()
+        if job["status"] == "done" or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)

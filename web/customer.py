@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import designs, jobs, orders, price_books, uploads
+from appliance import catalog, designs, jobs, orders, price_books, uploads
 from appliance.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.specs import Spec
@@ -42,7 +42,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
     rounds: dict[int, list] = {}
     for image in images:
         rounds.setdefault(image.round, []).append(image)
-    selected = designs.chosen_image_id(store, design)
+    selected = designs.chosen_image_id(design, images)
     chosen = next((i for i in images if i.id == selected), None)
     context = {
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
@@ -61,7 +61,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
 @pages.get("/")
 def studio(request: Request):
     return render(request, "customer/studio.html", {"description": "", "piece_type": "", "error": None,
-                                                     "pieces": materials.panel_context(Spec())["pieces"]})
+                                                     "pieces": catalog.PIECE_TYPES})
 
 
 @pages.post("/designs")
@@ -74,7 +74,7 @@ async def start_design(request: Request):
     except Invalid as exc:
         return render(request, "customer/studio.html", {
             "description": description, "piece_type": piece_type or "", "error": exc.message,
-            "pieces": materials.panel_context(Spec())["pieces"]}, status_code=422)
+            "pieces": catalog.PIECE_TYPES}, status_code=422)
     jobs.enqueue(store, design.id, count=4, max_waiting=request.app.state.settings.max_queued_per_design)
     return RedirectResponse(f"/d/{design.id}", status_code=303)
 
@@ -162,7 +162,7 @@ async def order_from_page(request: Request, design_id: str):
     store = store_of(request)
     design = designs.get_design(store, design_id)
     contact = {k: str(form.get(k, "")) for k in ("name", "email", "phone", "notes")}
-    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
+    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(design, designs.images(store, design.id)) or ""
     try:
         checked = orders.check_contact(**contact)
         order = orders.place_order(store, design, image_id, checked, price_books.quote_spec(store, design.spec))
@@ -213,7 +213,7 @@ async def order_revision(request: Request, token: str):
     store = store_of(request)
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
-    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(store, design) or ""
+    image_id = str(form.get("image_id", "")) or designs.chosen_image_id(design, designs.images(store, design.id)) or ""
     orders.resubmit(store, token, design, image_id, price_books.quote_spec(store, design.spec),
                     note=str(form.get("note", "")))
     return RedirectResponse(f"/o/{token}", status_code=303)
@@ -307,7 +307,7 @@ def _design_json(store, design: designs.Design) -> dict:
 @api.post("/designs", status_code=201)
 def api_create_design(request: Request, body: DesignIn):
     """Start a design from the customer's words; the id is the capability to use it."""
-    if body.piece_type is not None and body.piece_type not in materials.panel_context(Spec())["pieces"]:
+    if body.piece_type is not None and body.piece_type not in catalog.PIECE_TYPES:
         raise Invalid("piece_type", "Choose ring, pendant, earrings, bracelet or necklace.")
     store = store_of(request)
     return _design_json(store, designs.create_design(store, body.description, body.piece_type))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live import free_port
+from tests.live import free_port, wait_for_job_over_http, wait_until_serving
 
 DIAMRA = str(Path(sys.executable).parent / "diamra")
 
@@ -26,19 +26,10 @@ def test_acknowledged_orders_survive_a_kill(tmp_path):
                               env={**os.environ, "DIAMRA_RATE_LIMIT_PER_MINUTE": "100000"})
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(base + "/healthz")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_until_serving(base + "/healthz")
         design = httpx.post(base + "/api/v1/designs", json={"description": "platinum ring with a 1 carat ruby"}).json()
         job = httpx.post(f"{base}/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]
-        for _ in range(200):
-            done = httpx.get(f"{base}/api/v1/jobs/{job['id']}").json()
-            if done["status"] == "done":
-                break
-            time.sleep(0.05)
+        done = wait_for_job_over_http(base, job["id"])
         image_id = done["images"][0]["id"]
         acknowledged: list[int] = []
         stop = threading.Event()

@@ -11,7 +11,7 @@ from PIL import Image
 
 from appliance import auth
 from appliance.store import Store
-from tests.live import free_port
+from tests.live import free_port, wait_for_job_over_http, wait_until_serving
 
 DIAMRA = str(Path(sys.executable).parent / "diamra")
 
@@ -55,19 +55,10 @@ def test_serve_starts_both_apps_and_the_worker_and_prints_the_urls(tmp_path):
         assert any(f"http://127.0.0.1:{customer_port}/" in line for line in lines)
         assert any(f"http://127.0.0.1:{staff_port}/" in line for line in lines)
         base = f"http://127.0.0.1:{customer_port}"
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_serving(base + "/")
         design = httpx.post(base + "/api/v1/designs", json={"description": "rose gold ring with a pear sapphire"}).json()
         job = httpx.post(f"{base}/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]
-        for _ in range(200):
-            status = httpx.get(f"{base}/api/v1/jobs/{job['id']}").json()
-            if status["status"] == "done":
-                break
-            time.sleep(0.05)
+        status = wait_for_job_over_http(base, job["id"])
         assert status["status"] == "done"                    # the embedded worker drew it
         assert httpx.get(f"http://127.0.0.1:{staff_port}/login").status_code == 200
         assert (tmp_path / "diamra.db").exists() and (tmp_path / "diamra.db-wal").exists()
