@@ -155,7 +155,7 @@ def cmd_generate(args) -> int:
     import json
     import secrets
     from appliance.descriptions import parse_description
-    from appliance.specs import Spec
+    from appliance.jewelry.specs import Spec
     from pipelines.base import GenerationRequest, GeneratorUnavailable, create
     settings = _settings(args)
     try:

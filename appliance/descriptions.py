@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from appliance import ring_sizes
+from appliance.jewelry import ring_sizes
 from appliance.reading import Text, normalise
-from appliance.specs import Spec
+from appliance.jewelry.specs import Spec
 from appliance.stone_phrases import ON_BAND_RE, finish_groups, read_stones
 
 

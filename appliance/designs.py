@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from appliance import store as q
 from appliance.descriptions import parse_description
 from appliance.errors import Invalid, NotFound
-from appliance.specs import Spec, field_errors
+from appliance.jewelry.specs import Spec, field_errors
 from appliance.store import Store, now
 
 MAX_DESCRIPTION = 2000

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from appliance import store as q
 from appliance.designs import Design, get_image
 from appliance.errors import Conflict, Invalid, NotFound
-from appliance.pricing import Quote
-from appliance.specs import Spec
+from appliance.jewelry.pricing import Quote
+from appliance.jewelry.specs import Spec
 from appliance.store import Store, now
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from appliance import catalog
+from appliance.jewelry import catalog
 from appliance.reading import Text, normalise
-from appliance.specs import StoneGroup, band_accent_count, halo_count
+from appliance.jewelry.specs import StoneGroup, band_accent_count, halo_count
 
 _STONE_WORDS = [
     (r"moissanites?", "moissanite"),

@@ -19,7 +19,7 @@ from PIL import Image
 
 from appliance import designs, jobs, uploads
 from appliance import store as q
-from appliance.specs import Spec
+from appliance.jewelry.specs import Spec
 from appliance.store import Store, now
 
 log = logging.getLogger(__name__)

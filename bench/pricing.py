@@ -20,11 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from appliance import catalog, cli  # noqa: E402
+from appliance import cli  # noqa: E402
+
+from appliance.jewelry import catalog
 from appliance.config import load_settings  # noqa: E402
-from appliance.price_books import DEFAULT_PRICE_BOOK, validate_price_book  # noqa: E402
-from appliance.pricing import quote  # noqa: E402
-from appliance.specs import Spec  # noqa: E402
+from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, validate_price_book  # noqa: E402
+from appliance.jewelry.pricing import quote  # noqa: E402
+from appliance.jewelry.specs import Spec  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 from PIL import Image
 
 from appliance.config import Settings
-from appliance.specs import Spec
+from appliance.jewelry.specs import Spec
 
 log = logging.getLogger(__name__)
 

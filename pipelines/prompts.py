@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from appliance import catalog
-from appliance.specs import Spec, StoneGroup
+from appliance.jewelry import catalog
+from appliance.jewelry.specs import Spec, StoneGroup
 
 MAX_TOKENS = 77
 FRAMING = "jewelry product photography, studio lighting, clean light background, sharp focus, macro detail"

@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from appliance import catalog
-from appliance.specs import Spec, StoneGroup
+from appliance.jewelry import catalog
+from appliance.jewelry.specs import Spec, StoneGroup
 from pipelines.base import GenerationCancelled, GenerationRequest, GenerationResult, Generator
 
 SCALE = 2  # drawn at twice the size, then downsampled: smooth edges without a GPU

@@ -10,10 +10,12 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import catalog, designs, jobs, orders, price_books, uploads
+from appliance import designs, jobs, orders, price_books, uploads
+
+from appliance.jewelry import catalog
 from appliance.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
-from appliance.specs import Spec
+from appliance.jewelry.specs import Spec
 from web import materials
 from web.app import is_htmx, render, store_of
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from appliance import catalog, ring_sizes
-from appliance.specs import Spec, field_errors
+from appliance.jewelry import catalog, ring_sizes
+from appliance.jewelry.specs import Spec, field_errors
 
 MAX_GROUPS = 6
 

@@ -13,9 +13,12 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from appliance import catalog, price_books
+from appliance import price_books
+
+from appliance.jewelry import catalog
 from appliance.errors import Invalid
-from appliance.price_books import PriceBookError, validate_price_book
+from appliance.jewelry import price_book as rules
+from appliance.jewelry.price_book import PriceBookError, validate_price_book
 from web.app import is_htmx, render, store_of
 from web.staff import staff_user, staff_writer
 
@@ -78,8 +81,8 @@ def _context(request: Request, user: dict, book: dict, **extra) -> dict:
     current = price_books.current(store_of(request))
     return {"user": user, "book": book, "current": current, "versions": price_books.versions(store_of(request)),
             "metals": catalog.METALS, "stone_types": catalog.STONE_TYPES, "settings_": catalog.SETTINGS,
-            "styles": catalog.STYLES, "finishes": catalog.FINISHES, "rounding": price_books.ROUNDING,
-            "categories": price_books.MARKUP_CATEGORIES, "spot_bases": price_books.SPOT_BASES,
+            "styles": catalog.STYLES, "finishes": catalog.FINISHES, "rounding": rules.ROUNDING,
+            "categories": rules.MARKUP_CATEGORIES, "spot_bases": rules.SPOT_BASES,
             "tiers_text": tiers_text, "error": None, "error_field": None, "saved": None, "preview": None, **extra}
 
 
@@ -104,7 +107,7 @@ async def preview(request: Request, user: dict = Depends(staff_writer)):
         return render(request, "staff/_price_book_preview.html",
                       {"preview": None, "error": exc.message, "error_field": _form_field(exc.field)}, status_code=422)
     return render(request, "staff/_price_book_preview.html",
-                  {"preview": price_books.preview(current, proposed), "error": None, "error_field": None})
+                  {"preview": rules.preview(current, proposed), "error": None, "error_field": None})
 
 
 @pages.post("/price-book")

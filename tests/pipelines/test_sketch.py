@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from appliance import catalog
+from appliance.jewelry import catalog
 from appliance.config import load_settings
 from appliance.descriptions import parse_description
 from pipelines import base

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance import catalog
+from appliance.jewelry import catalog
 
 ROUND_CHART = [(4.0, 0.25), (5.0, 0.50), (5.75, 0.75), (6.5, 1.00), (7.3, 1.50), (8.0, 2.00), (9.1, 3.00)]
 FANCY_CHART = {"asscher": (5.4, 6.9, 8.0), "cushion": (5.6, 7.2, 8.2), "emerald": (5.7, 7.2, 8.2),

@@ -1,6 +1,6 @@
-from appliance.feasibility import check
-from appliance.geometry import metal_weight_g
-from appliance.specs import Spec
+from appliance.jewelry.feasibility import check
+from appliance.jewelry.geometry import metal_weight_g
+from appliance.jewelry.specs import Spec
 
 BIG = {"role": "center", "type": "diamond", "shape": "round", "length_mm": 8.2, "width_mm": 8.2}
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance import catalog
-from appliance.geometry import metal_parts, metal_weight_g
-from appliance.specs import Spec
+from appliance.jewelry import catalog
+from appliance.jewelry.geometry import metal_parts, metal_weight_g
+from appliance.jewelry.specs import Spec
 
 
 @pytest.mark.parametrize("size,width,thickness,grams", [(7, 4, 2, 5.6), (7, 6, 2, 8.4)])

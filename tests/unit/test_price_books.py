@@ -4,8 +4,9 @@ import re
 import pytest
 
 from appliance import price_books
+from appliance.jewelry import price_book as rules
 from appliance.errors import Invalid
-from appliance.price_books import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
+from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
 
 
 def changed(path: str, value) -> dict:
@@ -71,8 +72,8 @@ def test_preview_shows_what_a_change_does_to_sample_designs():
     book = validate_price_book(DEFAULT_PRICE_BOOK)
     dearer = copy.deepcopy(book)
     dearer["labor"]["ring"] = {k: str(int(v) * 2) for k, v in book["labor"]["ring"].items()}
-    rows = price_books.preview(book, dearer)
-    assert len(rows) == len(price_books.SAMPLE_DESCRIPTIONS)
+    rows = rules.preview(book, dearer)
+    assert len(rows) == len(rules.SAMPLE_DESIGNS)
     rings = [r for r in rows if re.search(r"\b(ring|band)\b", r["description"])]
     assert all(float(r["change_pct"]) > 0 for r in rings)
     assert [r for r in rows if "pendant" in r["description"]][0]["change_pct"] == "0.0"

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance import catalog
-from appliance.price_books import DEFAULT_PRICE_BOOK, validate_price_book
-from appliance.pricing import price_per_gram, quote, retail, round_total
-from appliance.specs import Spec
+from appliance.jewelry import catalog
+from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, validate_price_book
+from appliance.jewelry.pricing import price_per_gram, quote, retail, round_total
+from appliance.jewelry.specs import Spec
 
 BOOK = validate_price_book(DEFAULT_PRICE_BOOK)
 CENTER = {"role": "center", "type": "diamond", "shape": "round", "length_mm": 6.5, "width_mm": 6.5}

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance import ring_sizes
+from appliance.jewelry import ring_sizes
 
 
 @pytest.mark.parametrize("us,diameter,eu", [(5, 15.6, 50), (6, 16.45, 52), (7, 17.3, 54), (8, 18.2, 57),

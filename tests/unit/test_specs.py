@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from appliance.specs import Spec, StoneGroup, field_errors
+from appliance.jewelry.specs import Spec, StoneGroup, field_errors
 
 
 def errors_of(**data) -> dict:

@@ -11,7 +11,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from appliance import catalog, ring_sizes
+from appliance.jewelry import catalog, ring_sizes
 
 
 # Which catalog vocabulary each word-valued field must come from: (words, choices).

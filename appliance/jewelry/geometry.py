@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from appliance import catalog, ring_sizes
-from appliance.specs import Spec, StoneGroup
+from appliance.jewelry import catalog, ring_sizes
+from appliance.jewelry.specs import Spec, StoneGroup
 
 # Chain volume per mm of length per mm2 of link width, by style (solid links; a 1 mm
 # cable chain of 450 mm in 14k gold weighs about 2 g, a 2 mm rope of 500 mm about 12 g).

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance import ring_sizes
-from appliance.specs import Spec
+from appliance.jewelry import ring_sizes
+from appliance.jewelry.specs import Spec
 
 # Plausible finished metal weight (g) per piece type; outside it the quote is suspect.
 PLAUSIBLE_WEIGHT = {"ring": (0.8, 30.0), "pendant": (0.4, 60.0), "earrings": (0.3, 30.0),

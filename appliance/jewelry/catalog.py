@@ -1,6 +1,6 @@
 """The jeweler's facts: metals, stones, shapes, settings, piece types and their styles.
 Plain data plus the stone geometry that follows from it. Ring sizes live in
-`appliance.ring_sizes`, piece geometry in `appliance.geometry`.
+`appliance.jewelry.ring_sizes`, piece geometry in `appliance.jewelry.geometry`.
 
 Sources for the numbers (checked against published tables; the price book can override
 every metal figure, since real alloys vary):

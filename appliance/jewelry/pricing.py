@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from appliance import catalog, feasibility, geometry
-from appliance.specs import Spec
+from appliance.jewelry import catalog, feasibility, geometry
+from appliance.jewelry.specs import Spec
 
 D = Decimal
 CENT = D("0.01")
