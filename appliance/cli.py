@@ -154,7 +154,7 @@ def cmd_user_list(args) -> int:
 def cmd_generate(args) -> int:
     import json
     import secrets
-    from appliance.descriptions import parse_description
+    from appliance.reader.descriptions import parse_description
     from appliance.jewelry.specs import Spec
     from pipelines.base import GenerationRequest, GeneratorUnavailable, create
     settings = _settings(args)

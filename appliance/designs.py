@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from appliance import store as q
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 from appliance.errors import Invalid, NotFound
 from appliance.jewelry.specs import Spec, field_errors
 from appliance.store import Store, now

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from appliance.descriptions import parse_description  # noqa: E402
+from appliance.reader.descriptions import parse_description  # noqa: E402
 from pipelines import prompts  # noqa: E402
 from pipelines.base import GenerationRequest  # noqa: E402
 from pipelines.sdxl import SDXLGenerator  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.descriptions import parse_description  # noqa: E402
+from appliance.reader.descriptions import parse_description  # noqa: E402
 from pipelines.sketch import render  # noqa: E402
 
 DESCRIPTIONS = [

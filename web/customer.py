@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from appliance import designs, jobs, orders, price_books, uploads
 
 from appliance.jewelry import catalog
-from appliance.instructions import revise_spec
+from appliance.reader.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry.specs import Spec
 from web import materials

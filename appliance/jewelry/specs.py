@@ -2,7 +2,7 @@
 materials panel and the quote all read, with its validation.
 
 The free-text parser that fills a spec from the customer's words lives in
-`appliance.descriptions`.
+`appliance.reader.descriptions`.
 """
 
 from __future__ import annotations

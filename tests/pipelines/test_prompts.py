@@ -1,4 +1,4 @@
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 from pipelines.prompts import FRAMING, Part, fit, prompt_parts
 
 

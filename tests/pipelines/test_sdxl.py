@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 from appliance.models import ModelStore
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest

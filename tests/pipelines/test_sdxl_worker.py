@@ -224,7 +224,7 @@ def test_auto_picks_sdxl_only_when_every_model_verifies(sdxl_settings):
 
 
 def test_generate_renders_a_spec_file_through_sdxl(sdxl_settings, tmp_path):
-    from appliance.descriptions import parse_description
+    from appliance.reader.descriptions import parse_description
     _write_toml(sdxl_settings, steps=3)
     spec = tmp_path / "spec.json"
     spec.write_text(parse_description(DESCRIPTION).spec.model_dump_json())

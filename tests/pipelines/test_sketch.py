@@ -3,7 +3,7 @@ import pytest
 
 from appliance.jewelry import catalog
 from appliance.config import load_settings
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 from pipelines import base
 from pipelines.base import GenerationCancelled, GenerationRequest
 from pipelines.sketch import SketchGenerator, render

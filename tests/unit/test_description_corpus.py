@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 
 CASES = tomllib.loads((Path(__file__).parents[1] / "data" / "descriptions.toml").read_text())["case"]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from appliance.descriptions import parse_description
+from appliance.reader.descriptions import parse_description
 
 
 def test_the_studio_example_gives_metal_size_and_both_stone_groups():

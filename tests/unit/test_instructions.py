@@ -1,7 +1,7 @@
 import pytest
 
-from appliance.descriptions import parse_description
-from appliance.instructions import revise_spec
+from appliance.reader.descriptions import parse_description
+from appliance.reader.instructions import revise_spec
 
 
 @pytest.mark.parametrize("instruction,check", [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from appliance.jewelry import catalog
-from appliance.descriptions import named_finish, named_metal
-from appliance.stone_phrases import accent_group, mentions_accents, named_shape, named_stone_type
+from appliance.reader.descriptions import named_finish, named_metal
+from appliance.reader.stone_phrases import accent_group, mentions_accents, named_shape, named_stone_type
 from appliance.jewelry.specs import Spec, StoneGroup, halo_count
 
 _THINNER = re.compile(r"\b(thinner|slimmer|narrower|finer|more delicate|daintier)\b", re.I)

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from appliance.jewelry import ring_sizes
-from appliance.reading import Text, normalise
+from appliance.reader.reading import Text, normalise
 from appliance.jewelry.specs import Spec
-from appliance.stone_phrases import ON_BAND_RE, finish_groups, read_stones
+from appliance.reader.stone_phrases import ON_BAND_RE, finish_groups, read_stones
 
 
 @dataclass
@@ -198,7 +198,7 @@ def _read_lengths(t: Text, fields: dict, piece: str) -> None:
         t.take(m)
 
 
-# What single words name, for reading a round's instruction (appliance.instructions).
+# What single words name, for reading a round's instruction (appliance.reader.instructions).
 
 def named_metal(text: str) -> str | None:
     """The metal the words name, if any ('make it platinum' -> 'platinum')."""

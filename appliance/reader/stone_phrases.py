@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from appliance.jewelry import catalog
-from appliance.reading import Text, normalise
+from appliance.reader.reading import Text, normalise
 from appliance.jewelry.specs import StoneGroup, band_accent_count, halo_count
 
 _STONE_WORDS = [
