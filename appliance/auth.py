@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance import store as q
+from appliance.storage import store as q
 from appliance.errors import Conflict, Invalid
-from appliance.store import Store, now
+from appliance.storage.store import Store, now
 
 ROLES = ("admin", "jeweler")
 MIN_PASSWORD = 10

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance.config import Settings
-from appliance.migrations import MIGRATIONS
+from appliance.storage.migrations import MIGRATIONS
 from appliance.models import sha256_of
 
 ARCHIVE_PREFIX = "diamra-backup-"

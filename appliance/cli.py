@@ -19,8 +19,8 @@ from pathlib import Path
 from appliance import auth, price_books
 from appliance.config import Settings, SettingsError, load_settings
 from appliance.errors import Conflict, Invalid
-from appliance.migrations import migrate
-from appliance.store import Store
+from appliance.storage.migrations import migrate
+from appliance.storage.store import Store
 
 log = logging.getLogger("diamra")
 

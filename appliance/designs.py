@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from appliance import store as q
+from appliance.storage import store as q
 from appliance.reader.descriptions import parse_description
 from appliance.errors import Invalid, NotFound
 from appliance.jewelry.specs import Spec, field_errors
-from appliance.store import Store, now
+from appliance.storage.store import Store, now
 
 MAX_DESCRIPTION = 2000
 

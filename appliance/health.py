@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from appliance import backups, jobs
-from appliance import store as q
+from appliance.storage import store as q
 from appliance.config import Settings
-from appliance.store import Store
+from appliance.storage.store import Store
 
 WORKER_SILENT_SECONDS = 120       # the worker beats every 10 s idle, every 5 s while drawing
 DISK_LOW_BYTES = 5 * 2**30

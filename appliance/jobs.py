@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from appliance import store as q
+from appliance.storage import store as q
 from appliance import uploads
 from appliance.designs import get_design, get_image, new_id
 from appliance.errors import Conflict, Invalid, NotFound
-from appliance.store import Store, now
+from appliance.storage.store import Store, now
 
 log = logging.getLogger(__name__)
 

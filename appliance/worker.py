@@ -18,9 +18,9 @@ from pathlib import Path
 from PIL import Image
 
 from appliance import designs, jobs, uploads
-from appliance import store as q
+from appliance.storage import store as q
 from appliance.jewelry.specs import Spec
-from appliance.store import Store, now
+from appliance.storage.store import Store, now
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance.config import Settings
 from appliance.errors import Conflict, Invalid, NotFound
-from appliance.store import Store
+from appliance.storage.store import Store
 from web import clients
 
 HERE = Path(__file__).parent

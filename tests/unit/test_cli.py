@@ -10,7 +10,7 @@ import httpx
 from PIL import Image
 
 from appliance import auth
-from appliance.store import Store
+from appliance.storage.store import Store
 from tests.live import free_port, wait_for_job_over_http, wait_until_serving
 
 DIAMRA = str(Path(sys.executable).parent / "diamra")

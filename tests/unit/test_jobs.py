@@ -2,7 +2,7 @@ import pytest
 
 from appliance import designs, jobs
 from appliance.errors import Conflict, Invalid
-from appliance.store import Store
+from appliance.storage.store import Store
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ import threading
 
 import pytest
 
-from appliance import store as q
-from appliance.migrations import MIGRATIONS, migrate
-from appliance.store import Store
+from appliance.storage import store as q
+from appliance.storage.migrations import MIGRATIONS, migrate
+from appliance.storage.store import Store
 
 
 def test_database_is_wal_with_foreign_keys(store):
@@ -73,7 +73,7 @@ def test_an_existing_database_is_backed_up_before_a_new_migration(tmp_path, monk
         conn.execute(q.INSERT_PRICE_BOOK, {"book_json": "{\"kept\": 1}", "created_by": "before", "now": "t"})
     store.close()
     extra = (MIGRATIONS[-1][0] + 1, "test column", "ALTER TABLE designs ADD COLUMN extra TEXT;")
-    monkeypatch.setattr("appliance.migrations.MIGRATIONS", MIGRATIONS + [extra])
+    monkeypatch.setattr("appliance.storage.migrations.MIGRATIONS", MIGRATIONS + [extra])
     assert migrate(db, tmp_path / "backups") == [extra[0]]
     backups = list((tmp_path / "backups").glob("pre-migration-*.db"))
     assert len(backups) == 1
@@ -86,7 +86,7 @@ def test_a_failing_migration_leaves_no_half_applied_schema(tmp_path, monkeypatch
     db = tmp_path / "d.db"
     migrate(db, tmp_path / "backups")
     bad = (MIGRATIONS[-1][0] + 1, "bad", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;")
-    monkeypatch.setattr("appliance.migrations.MIGRATIONS", MIGRATIONS + [bad])
+    monkeypatch.setattr("appliance.storage.migrations.MIGRATIONS", MIGRATIONS + [bad])
     with pytest.raises(sqlite3.OperationalError):
         migrate(db, tmp_path / "backups")
     conn = sqlite3.connect(db)
