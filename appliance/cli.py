@@ -16,7 +16,9 @@ import signal
 import sys
 from pathlib import Path
 
-from appliance import auth, price_books
+from appliance import auth
+
+from appliance.studio import price_books
 from appliance.config import Settings, SettingsError, load_settings
 from appliance.errors import Conflict, Invalid
 from appliance.storage.migrations import migrate
@@ -38,7 +40,7 @@ def open_appliance(settings: Settings) -> Store:
 
 def build_worker(settings: Settings, store: Store):
     """The generation worker with the generator the settings choose (`auto` explains itself)."""
-    from appliance.worker import Worker
+    from appliance.studio.worker import Worker
     from pipelines.base import GenerationRequest, create
     generator, reason = create(settings.generator, settings)
     return Worker(store, generator, settings.images_dir, new_request=GenerationRequest, generator_reason=reason,

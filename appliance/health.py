@@ -7,7 +7,9 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from appliance import backups, jobs
+from appliance import backups
+
+from appliance.studio import jobs
 from appliance.storage import store as q
 from appliance.config import Settings
 from appliance.storage.store import Store

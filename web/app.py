@@ -67,7 +67,7 @@ def is_htmx(request: Request) -> bool:
 
 
 # Routes that take a picture get room for one (the picture itself is checked in
-# appliance.uploads); everything else is small JSON or a form.
+# appliance.studio.uploads); everything else is small JSON or a form.
 UPLOAD_PATHS = ("/references", "/masks", "/photo")
 UPLOAD_BODY_BYTES = 11 * 1024 * 1024
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import designs, jobs, orders, price_books, uploads
+from appliance.studio import designs, jobs, orders, price_books, uploads
 
 from appliance.jewelry import catalog
 from appliance.reader.instructions import revise_spec

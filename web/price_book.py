@@ -13,7 +13,7 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from appliance import price_books
+from appliance.studio import price_books
 
 from appliance.jewelry import catalog
 from appliance.errors import Invalid

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from appliance import jobs, uploads
+from appliance.studio import jobs, uploads
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
-from appliance import cli, jobs
+from appliance import cli
+
+from appliance.studio import jobs
 from appliance.config import load_settings
 from pipelines import base
 from tests.conftest import wait_for_job
@@ -159,7 +161,7 @@ def test_an_unusable_gpu_stops_the_worker_and_leaves_the_job_for_recovery(applia
     worker.start_up()
     monkeypatch.setattr(worker.generator.txt2img.unet, "forward",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("CUDA error: an illegal memory access")))
-    from appliance import designs
+    from appliance.studio import designs
     design = designs.create_design(store, DESCRIPTION)
     job = jobs.enqueue(store, design.id, count=1)
     worker.run_forever()                                   # returns: it must not go on
@@ -175,7 +177,7 @@ def _write_toml(settings, steps: int) -> None:
 
 def test_a_killed_worker_s_job_is_recovered_by_the_next_worker(appliance):
     settings, store = appliance
-    from appliance import designs
+    from appliance.studio import designs
     design = designs.create_design(store, DESCRIPTION)
     job = jobs.enqueue(store, design.id, count=1)
     _write_toml(settings, steps=2000)

@@ -1,6 +1,6 @@
 import pytest
 
-from appliance import designs, jobs
+from appliance.studio import designs, jobs
 from appliance.errors import Conflict, Invalid
 from appliance.storage.store import Store
 

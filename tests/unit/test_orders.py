@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from appliance import designs, jobs, orders, price_books
+from appliance.studio import designs, jobs, orders, price_books
 from appliance.errors import Conflict, Invalid
 
 

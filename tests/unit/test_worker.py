@@ -1,8 +1,8 @@
 import pytest
 from PIL import Image
 
-from appliance import designs, jobs
-from appliance.worker import Worker
+from appliance.studio import designs, jobs
+from appliance.studio.worker import Worker
 from pipelines.base import GenerationRequest, Generator
 from pipelines.sketch import SketchGenerator
 

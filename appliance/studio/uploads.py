@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from appliance.storage import store as q
-from appliance.designs import get_design, new_id
+from appliance.studio.designs import get_design, new_id
 from appliance.errors import Invalid, NotFound
 from appliance.storage.store import Store, now
 

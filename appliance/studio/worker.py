@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from appliance import designs, jobs, uploads
+from appliance.studio import designs, jobs, uploads
 from appliance.storage import store as q
 from appliance.jewelry.specs import Spec
 from appliance.storage.store import Store, now

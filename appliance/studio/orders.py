@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from appliance.storage import store as q
-from appliance.designs import Design, get_image
+from appliance.studio.designs import Design, get_image
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry.pricing import Quote
 from appliance.jewelry.specs import Spec

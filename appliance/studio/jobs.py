@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from appliance.storage import store as q
-from appliance import uploads
-from appliance.designs import get_design, get_image, new_id
+from appliance.studio import uploads
+from appliance.studio.designs import get_design, get_image, new_id
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.storage.store import Store, now
 
