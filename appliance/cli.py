@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from appliance import auth
+from appliance.ops import auth
 
 from appliance.studio import price_books
 from appliance.config import Settings, SettingsError, load_settings
@@ -186,7 +186,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from appliance.backups import BackupError, create_backup
+    from appliance.ops.backups import BackupError, create_backup
     settings = _settings(args)
     try:
         result = create_backup(settings, Path(args.file) if args.file else None, keep=args.keep)
@@ -201,7 +201,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from appliance.backups import BackupError, restore_backup
+    from appliance.ops.backups import BackupError, restore_backup
     settings = _settings(args)
     try:
         summary = restore_backup(settings, Path(args.file))
@@ -214,7 +214,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from appliance import health
+    from appliance.ops import health
     settings = _settings(args)
     store = open_appliance(settings)
     try:
@@ -239,12 +239,12 @@ def cmd_status(args) -> int:
 
 
 def _model_store(settings: Settings):
-    from appliance.models import ModelStore
+    from appliance.ops.models import ModelStore
     return ModelStore(settings.models_dir, settings.manifest_path)
 
 
 def cmd_models(args) -> int:
-    from appliance.models import ModelError
+    from appliance.ops.models import ModelError
     settings = _settings(args)
     models = _model_store(settings)
     try:

@@ -70,8 +70,16 @@ class Settings:
 
     @property
     def manifest_path(self) -> Path:
-        from appliance.models import default_manifest_path
         return Path(self.manifest) if self.manifest else default_manifest_path()
+
+
+def default_manifest_path() -> Path:
+    """models/manifest.toml of this checkout or installation."""
+    for candidate in (Path("models/manifest.toml"), Path(__file__).resolve().parents[1] / "models" / "manifest.toml",
+                      Path("/opt/diamra/models/manifest.toml")):
+        if candidate.exists():
+            return candidate
+    return Path("models/manifest.toml")
 
 
 def default_data_dir() -> Path:

@@ -96,7 +96,7 @@ def _sketch(settings: Settings) -> Generator:
 
 
 def _sdxl(settings: Settings) -> Generator:
-    from appliance.models import ModelStore
+    from appliance.ops.models import ModelStore
     from pipelines.sdxl import SDXLGenerator
     return SDXLGenerator(ModelStore(settings.models_dir, settings.manifest_path), device=settings.device or None,
                          steps=settings.sdxl_steps or None, fuse_loras=settings.fuse_loras)
@@ -116,7 +116,7 @@ def sdxl_unavailable(settings: Settings) -> str | None:
     import torch
     if not torch.cuda.is_available() and settings.device != "cpu":
         return "no CUDA GPU is available"
-    from appliance.models import ModelError, ModelStore
+    from appliance.ops.models import ModelError, ModelStore
     try:
         problems = ModelStore(settings.models_dir, settings.manifest_path).problems()
     except ModelError as exc:

@@ -19,7 +19,7 @@ from typing import Callable
 
 from PIL import Image
 
-from appliance.models import ModelSpec, ModelStore
+from appliance.ops.models import ModelSpec, ModelStore
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest, GenerationResult, Generator
 

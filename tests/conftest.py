@@ -8,7 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from appliance import auth, cli
+from appliance import cli
+
+from appliance.ops import auth
 from appliance.config import load_settings
 
 STAFF_PASSWORD = "a long staff password"

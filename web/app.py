@@ -138,7 +138,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
     def healthz():
         """Database writable, worker heartbeat, generator and why, queue, disk, last backup;
         503 when the appliance cannot serve customers properly."""
-        from appliance import health
+        from appliance.ops import health
         result = health.check(settings, store)
         body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
         return JSONResponse(body, status_code=200 if result.ok else 503)

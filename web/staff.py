@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import auth, health
+from appliance.ops import auth, health
 
 from appliance.studio import designs, orders, price_books
 from appliance.errors import Conflict, Invalid

@@ -62,7 +62,7 @@ def test_behind_a_trusted_proxy_each_client_is_counted_and_logged_by_its_own_add
 
 def test_cookies_are_secure_when_the_proxy_got_https(serve):
     settings, store, (_, staff) = serve(trusted_proxies="127.0.0.1")
-    from appliance import auth
+    from appliance.ops import auth
     auth.create_user(store, "maria", STAFF_PASSWORD)
     with httpx.Client(base_url=staff.url) as client:
         plain = client.post("/api/v1/session", json={"username": "maria", "password": STAFF_PASSWORD})
@@ -74,7 +74,7 @@ def test_cookies_are_secure_when_the_proxy_got_https(serve):
 
 def test_an_untrusted_client_cannot_claim_https_or_staff(serve):
     settings, store, (_, staff) = serve()
-    from appliance import auth
+    from appliance.ops import auth
     auth.create_user(store, "maria", STAFF_PASSWORD)
     with httpx.Client(base_url=staff.url) as client:
         response = client.post("/api/v1/session", json={"username": "maria", "password": STAFF_PASSWORD},

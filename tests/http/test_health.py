@@ -6,7 +6,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from appliance.backups import create_backup
+from appliance.ops.backups import create_backup
 
 DIAMRA = str(Path(sys.executable).parent / "diamra")
 

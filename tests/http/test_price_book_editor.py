@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from appliance import auth
+from appliance.ops import auth
 from tests.conftest import STAFF_PASSWORD
 
 HX = {"HX-Request": "true"}

@@ -40,7 +40,7 @@ def write_manifest(path: Path, tiny: dict, with_vae: bool = True) -> Path:
 def sdxl_settings(tmp_path, tiny_model):
     """Settings for a data folder with the tiny SDXL installed through `models import`."""
     from appliance.config import load_settings
-    from appliance.models import ModelStore
+    from appliance.ops.models import ModelStore
     manifest = write_manifest(tmp_path / "manifest.toml", tiny_model)
     settings = load_settings(tmp_path / "data", generator="sdxl", device="cpu", manifest=str(manifest),
                              image_size=64, sdxl_steps=4)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from appliance.reader.descriptions import parse_description
-from appliance.models import ModelStore
+from appliance.ops.models import ModelStore
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest
 from pipelines.sdxl import GeneratorBroken, GeneratorOutOfMemory, SDXLGenerator

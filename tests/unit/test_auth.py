@@ -1,6 +1,6 @@
 import pytest
 
-from appliance import auth
+from appliance.ops import auth
 from appliance.errors import Conflict, Invalid
 
 

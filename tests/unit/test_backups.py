@@ -14,7 +14,7 @@ import pytest
 from appliance import cli
 
 from appliance.studio import designs, jobs, orders, price_books, uploads
-from appliance.backups import BackupError, create_backup, last_good, restore_backup
+from appliance.ops.backups import BackupError, create_backup, last_good, restore_backup
 from appliance.config import load_settings
 from PIL import Image
 

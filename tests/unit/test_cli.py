@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from appliance import auth
+from appliance.ops import auth
 from appliance.storage.store import Store
 from tests.live import free_port, wait_for_job_over_http, wait_until_serving
 

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from appliance import backups
+from appliance.ops import backups
 
 from appliance.studio import jobs
 from appliance.storage import store as q

@@ -57,15 +57,6 @@ class FileCheck:
     detail: str = ""
 
 
-def default_manifest_path() -> Path:
-    """models/manifest.toml of this checkout or installation."""
-    for candidate in (Path("models/manifest.toml"), Path(__file__).resolve().parents[1] / "models" / "manifest.toml",
-                      Path("/opt/diamra/models/manifest.toml")):
-        if candidate.exists():
-            return candidate
-    return Path("models/manifest.toml")
-
-
 def load_manifest(path: Path) -> dict[str, ModelSpec]:
     """The manifest's models by name; ModelError names a bad entry."""
     if not path.exists():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from appliance.config import Settings
 from appliance.storage.migrations import MIGRATIONS
-from appliance.models import sha256_of
+from appliance.ops.models import sha256_of
 
 ARCHIVE_PREFIX = "diamra-backup-"
 MANIFEST = "MANIFEST.json"

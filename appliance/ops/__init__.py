@@ -1,0 +1,1 @@
+"""Running the box: staff accounts and sessions, the model manager, backups, health."""
