@@ -1,5 +1,6 @@
 """The two FastAPI apps and what they share: templates, static files, security headers,
-body-size limits, and the one mapping from domain errors to HTTP statuses."""
+body-size limits and the access log. Assembly only: routes live in customer, staff and
+price_book, the shared answers (render, errors) in web.responses."""
 
 from __future__ import annotations
 
@@ -9,16 +10,14 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance.config import Settings
-from appliance.errors import Conflict, Invalid, NotFound
 from appliance.storage.store import Store
-from web import clients
+from web import clients, customer, price_book, staff
+from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("diamra.access")
@@ -61,35 +60,10 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-def is_htmx(request: Request) -> bool:
-    """Whether HTMX sent the request (it wants a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
-
-
 # Routes that take a picture get room for one (the picture itself is checked in
 # appliance.studio.uploads); everything else is small JSON or a form.
 UPLOAD_PATHS = ("/references", "/masks", "/photo")
 UPLOAD_BODY_BYTES = 11 * 1024 * 1024
-
-# The one mapping from domain errors to HTTP: (status, page title).
-DOMAIN_ERRORS = {NotFound: (404, "Not found"), Invalid: (422, "Please check"), Conflict: (409, "Not now")}
-
-
-def render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
-    """A template response with the store's name available to every page."""
-    context.setdefault("store_name", request.app.state.settings.store_name)
-    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
-                                                        headers=headers)
-
-
-def store_of(request: Request) -> Store:
-    """The app's store (opened once at startup)."""
-    return request.app.state.store
-
-
-def _error_body(field: str, message: str) -> dict:
-    return {"detail": [{"loc": ["body", *field.split(".")], "field": field, "msg": message, "type": "value_error"}]}
-
 
 _CAPABILITY = re.compile(r"/(o|d)/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
 
@@ -143,43 +117,12 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
         body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
         return JSONResponse(body, status_code=200 if result.ok else 503)
 
-    def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api/")
-
-    async def domain_error(request: Request, exc: Exception):
-        status, title = DOMAIN_ERRORS[type(exc)]
-        message = getattr(exc, "message", str(exc))
-        if wants_json(request):
-            body = _error_body(exc.field, message) if isinstance(exc, Invalid) else {"detail": message}
-            return JSONResponse(body, status_code=status)
-        return render(request, "error.html", {"title": title, "message": message}, status_code=status)
-
-    for error_type in DOMAIN_ERRORS:
-        app.add_exception_handler(error_type, domain_error)
-
-    @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError):
-        details = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ())]
-            field = ".".join(p for p in loc if p not in ("body", "query", "path"))
-            details.append({"loc": loc, "field": field, "msg": err.get("msg", "").removeprefix("Value error, "),
-                            "type": err.get("type", "value_error")})
-        return JSONResponse({"detail": details}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        if wants_json(request) or exc.status_code in (401, 403) and request.method != "GET":
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return render(request, "error.html", {"title": "Sorry", "message": exc.detail},
-                      status_code=exc.status_code, headers=exc.headers)
-
+    install_error_handlers(app)
     return app
 
 
 def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
-    from web import customer
     app = _base_app(settings, store, "Diamra customer API",
                     "Design a piece, see concepts, get a quote and place an order.", limit_writes=True)
     app.include_router(customer.pages)
@@ -189,7 +132,6 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
 
 def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
-    from web import price_book, staff
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
                     limit_writes=False, limit_paths=("/login", "/api/v1/session"))
     app.include_router(staff.pages)

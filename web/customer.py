@@ -17,7 +17,7 @@ from appliance.reader.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry.specs import Spec
 from web import materials
-from web.app import is_htmx, render, store_of
+from web.responses import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["customer"])

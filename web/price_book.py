@@ -19,7 +19,7 @@ from appliance.jewelry import catalog
 from appliance.errors import Invalid
 from appliance.jewelry import price_book as rules
 from appliance.jewelry.price_book import PriceBookError, validate_price_book
-from web.app import is_htmx, render, store_of
+from web.responses import is_htmx, render, store_of
 from web.staff import staff_user, staff_writer
 
 pages = APIRouter(include_in_schema=False)

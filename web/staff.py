@@ -14,7 +14,7 @@ from appliance.ops import auth, health
 
 from appliance.studio import designs, orders, price_books
 from appliance.errors import Conflict, Invalid
-from web.app import is_htmx, render, store_of
+from web.responses import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["staff"])
