@@ -41,7 +41,8 @@ def open_appliance(settings: Settings) -> Store:
 def build_worker(settings: Settings, store: Store):
     """The generation worker with the generator the settings choose (`auto` explains itself)."""
     from appliance.studio.worker import Worker
-    from pipelines.base import GenerationRequest, create
+    from pipelines.base import GenerationRequest
+    from pipelines.registry import create
     generator, reason = create(settings.generator, settings)
     return Worker(store, generator, settings.images_dir, new_request=GenerationRequest, generator_reason=reason,
                   max_attempts=settings.max_job_attempts, image_size=settings.image_size,
@@ -158,7 +159,8 @@ def cmd_generate(args) -> int:
     import secrets
     from appliance.reader.descriptions import parse_description
     from appliance.jewelry.specs import Spec
-    from pipelines.base import GenerationRequest, GeneratorUnavailable, create
+    from pipelines.base import GenerationRequest
+    from pipelines.registry import GeneratorUnavailable, create
     settings = _settings(args)
     try:
         generator, reason = create(settings.generator, settings)

@@ -17,7 +17,7 @@ from appliance import cli
 
 from appliance.studio import jobs
 from appliance.config import load_settings
-from pipelines import base
+from pipelines import registry
 from tests.conftest import wait_for_job
 
 torch = pytest.importorskip("torch")
@@ -218,10 +218,10 @@ def test_models_verify_names_a_corrupted_and_a_missing_file(sdxl_settings):
 
 def test_auto_picks_sdxl_only_when_every_model_verifies(sdxl_settings):
     auto = load_settings(sdxl_settings.data_dir, generator="auto", device="cpu", manifest=str(sdxl_settings.manifest_path))
-    generator, reason = base.create("auto", auto)
+    generator, reason = registry.create("auto", auto)
     assert generator.name == "sdxl" and "verified" in reason
     (sdxl_settings.models_dir / "tiny-vae" / "config.json").write_text("{}")
-    generator, reason = base.create("auto", auto)
+    generator, reason = registry.create("auto", auto)
     assert generator.name == "sketch" and "vae/config.json: wrong" in reason
 
 

@@ -4,7 +4,7 @@ import pytest
 from appliance.jewelry import catalog
 from appliance.config import load_settings
 from appliance.reader.descriptions import parse_description
-from pipelines import base
+from pipelines import registry
 from pipelines.base import GenerationCancelled, GenerationRequest
 from pipelines.sketch import SketchGenerator, render
 
@@ -62,8 +62,8 @@ def test_progress_is_reported_per_image_and_cancel_stops_between_images():
 
 def test_auto_falls_back_to_the_sketch_renderer_and_says_why(tmp_path):
     settings = load_settings(tmp_path)
-    generator, reason = base.create("auto", settings)
+    generator, reason = registry.create("auto", settings)
     assert generator.name == "sketch" and "sketch renderer" in reason
     assert any(words in reason for words in ("no CUDA", "not installed", "model"))
-    with pytest.raises(base.GeneratorUnavailable, match="cannot run"):
-        base.create("sdxl", settings)
+    with pytest.raises(registry.GeneratorUnavailable, match="cannot run"):
+        registry.create("sdxl", settings)
