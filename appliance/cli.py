@@ -16,13 +16,12 @@ import signal
 import sys
 from pathlib import Path
 
-from appliance.ops import auth
-
-from appliance.studio import price_books
 from appliance.config import Settings, SettingsError, load_settings
 from appliance.errors import Conflict, Invalid
+from appliance.ops import auth
 from appliance.storage.migrations import migrate
 from appliance.storage.store import Store
+from appliance.studio import price_books
 
 log = logging.getLogger("diamra")
 
@@ -157,8 +156,9 @@ def cmd_user_list(args) -> int:
 def cmd_generate(args) -> int:
     import json
     import secrets
-    from appliance.reader.descriptions import parse_description
+
     from appliance.jewelry.specs import Spec
+    from appliance.reader.descriptions import parse_description
     from pipelines.base import GenerationRequest
     from pipelines.registry import GeneratorUnavailable, create
     settings = _settings(args)

@@ -21,9 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 
 from appliance import cli  # noqa: E402
-
-from appliance.jewelry import catalog
 from appliance.config import load_settings  # noqa: E402
+from appliance.jewelry import catalog
 from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, validate_price_book  # noqa: E402
 from appliance.jewelry.pricing import quote  # noqa: E402
 from appliance.jewelry.specs import Spec  # noqa: E402

@@ -62,6 +62,7 @@ def full_size_pipeline(device: str, dtype):
 
 def tiny_pipeline():
     from diffusers import StableDiffusionXLPipeline
+
     from tests.pipelines.tiny_sdxl import build
     folder = Path(tempfile.mkdtemp()) / "tiny"
     return StableDiffusionXLPipeline.from_pretrained(build(folder))

@@ -87,8 +87,13 @@ class SDXLGenerator(Generator):
 
     def _load(self) -> None:
         import torch
-        from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
-                               StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline)
+        from diffusers import (
+            AutoencoderKL,
+            EulerDiscreteScheduler,
+            StableDiffusionXLImg2ImgPipeline,
+            StableDiffusionXLInpaintPipeline,
+            StableDiffusionXLPipeline,
+        )
 
         # Weights come from the data folder only; a request never reaches the hub.
         os.environ["HF_HUB_OFFLINE"] = "1"

@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from appliance import cli
-
-from appliance.ops import auth
 from appliance.config import load_settings
+from appliance.ops import auth
 
 STAFF_PASSWORD = "a long staff password"
 

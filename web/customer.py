@@ -10,12 +10,11 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.studio import designs, jobs, orders, price_books, uploads
-
-from appliance.jewelry import catalog
-from appliance.reader.instructions import revise_spec
 from appliance.errors import Conflict, Invalid, NotFound
+from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
+from appliance.reader.instructions import revise_spec
+from appliance.studio import designs, jobs, orders, price_books, uploads
 from web import materials
 from web.responses import is_htmx, render, store_of
 

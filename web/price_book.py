@@ -13,12 +13,11 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from appliance.studio import price_books
-
-from appliance.jewelry import catalog
 from appliance.errors import Invalid
+from appliance.jewelry import catalog
 from appliance.jewelry import price_book as rules
 from appliance.jewelry.price_book import PriceBookError, validate_price_book
+from appliance.studio import price_books
 from web.responses import is_htmx, render, store_of
 from web.staff import staff_user, staff_writer
 

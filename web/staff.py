@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.ops import auth, health
-
-from appliance.studio import designs, orders, price_books
 from appliance.errors import Conflict, Invalid
+from appliance.ops import auth, health
+from appliance.studio import designs, orders, price_books
 from web.responses import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)

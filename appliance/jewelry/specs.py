@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from appliance.jewelry import catalog, ring_sizes
 
-
 # Which catalog vocabulary each word-valued field must come from: (words, choices).
 _VOCABULARY = {
     "role": ("stone role", catalog.STONE_ROLES),

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance.storage import store as q
 from appliance.errors import Conflict, Invalid
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
 
 ROLES = ("admin", "jeweler")

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance.config import Settings
-from appliance.storage.migrations import MIGRATIONS
 from appliance.ops.models import sha256_of
+from appliance.storage.migrations import MIGRATIONS
 
 ARCHIVE_PREFIX = "diamra-backup-"
 MANIFEST = "MANIFEST.json"

@@ -7,12 +7,11 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from appliance.ops import backups
-
-from appliance.studio import jobs
-from appliance.storage import store as q
 from appliance.config import Settings
+from appliance.ops import backups
+from appliance.storage import store as q
 from appliance.storage.store import Store
+from appliance.studio import jobs
 
 WORKER_SILENT_SECONDS = 120       # the worker beats every 10 s idle, every 5 s while drawing
 DISK_LOW_BYTES = 5 * 2**30

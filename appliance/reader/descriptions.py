@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from appliance.jewelry import ring_sizes
-from appliance.reader.reading import Text, normalise
 from appliance.jewelry.specs import Spec
+from appliance.reader.reading import Text, normalise
 from appliance.reader.stone_phrases import ON_BAND_RE, finish_groups, read_stones
 
 

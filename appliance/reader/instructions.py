@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from appliance.jewelry import catalog
+from appliance.jewelry.specs import Spec, StoneGroup, halo_count
 from appliance.reader.descriptions import named_finish, named_metal
 from appliance.reader.stone_phrases import accent_group, mentions_accents, named_shape, named_stone_type
-from appliance.jewelry.specs import Spec, StoneGroup, halo_count
 
 _THINNER = re.compile(r"\b(thinner|slimmer|narrower|finer|more delicate|daintier)\b", re.I)
 _THICKER = re.compile(r"\b(thicker|wider|chunkier|bolder|heavier|broader)\b", re.I)

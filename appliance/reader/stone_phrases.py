@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 
 from appliance.jewelry import catalog
-from appliance.reader.reading import Text, normalise
 from appliance.jewelry.specs import StoneGroup, band_accent_count, halo_count
+from appliance.reader.reading import Text, normalise
 
 _STONE_WORDS = [
     (r"moissanites?", "moissanite"),

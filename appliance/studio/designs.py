@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from appliance.storage import store as q
-from appliance.reader.descriptions import parse_description
 from appliance.errors import Invalid, NotFound
 from appliance.jewelry.specs import Spec, field_errors
+from appliance.reader.descriptions import parse_description
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
 
 MAX_DESCRIPTION = 2000

@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from appliance.errors import Conflict, Invalid, NotFound
 from appliance.storage import store as q
+from appliance.storage.store import Store, now
 from appliance.studio import uploads
 from appliance.studio.designs import get_design, get_image, new_id
-from appliance.errors import Conflict, Invalid, NotFound
-from appliance.storage.store import Store, now
 
 log = logging.getLogger(__name__)
 

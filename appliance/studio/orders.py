@@ -13,12 +13,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from appliance.storage import store as q
-from appliance.studio.designs import Design, get_image
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry.pricing import Quote
 from appliance.jewelry.specs import Spec
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
+from appliance.studio.designs import Design, get_image
 
 log = logging.getLogger(__name__)
 

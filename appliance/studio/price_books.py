@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from appliance.storage import store as q
 from appliance.errors import Invalid
 from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
 from appliance.jewelry.pricing import Quote, quote
 from appliance.jewelry.specs import Spec
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
 
 

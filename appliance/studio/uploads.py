@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from appliance.storage import store as q
-from appliance.studio.designs import get_design, new_id
 from appliance.errors import Invalid, NotFound
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
+from appliance.studio.designs import get_design, new_id
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000            # a 40-megapixel photo; more is a bomb, not a picture

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from appliance.studio import designs, jobs, uploads
-from appliance.storage import store as q
 from appliance.jewelry.specs import Spec
+from appliance.storage import store as q
 from appliance.storage.store import Store, now
+from appliance.studio import designs, jobs, uploads
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from appliance.reader.descriptions import parse_description
 from appliance.ops.models import ModelStore
+from appliance.reader.descriptions import parse_description
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest
 from pipelines.sdxl import GeneratorBroken, GeneratorOutOfMemory, SDXLGenerator

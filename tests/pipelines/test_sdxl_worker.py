@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 from appliance import cli
-
-from appliance.studio import jobs
 from appliance.config import load_settings
+from appliance.studio import jobs
 from pipelines import registry
 from tests.conftest import wait_for_job
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from appliance.jewelry import catalog
 from appliance.config import load_settings
+from appliance.jewelry import catalog
 from appliance.reader.descriptions import parse_description
 from pipelines import registry
 from pipelines.base import GenerationCancelled, GenerationRequest

@@ -1,7 +1,7 @@
 import pytest
 
-from appliance.ops import auth
 from appliance.errors import Conflict, Invalid
+from appliance.ops import auth
 
 
 def test_passwords_are_stored_as_argon2id(store):

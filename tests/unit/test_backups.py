@@ -10,13 +10,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from appliance import cli
-
-from appliance.studio import designs, jobs, orders, price_books, uploads
-from appliance.ops.backups import BackupError, create_backup, last_good, restore_backup
 from appliance.config import load_settings
-from PIL import Image
+from appliance.ops.backups import BackupError, create_backup, last_good, restore_backup
+from appliance.studio import designs, jobs, orders, price_books, uploads
 
 
 def populate(settings, store, worker):

@@ -1,8 +1,8 @@
 import pytest
 
-from appliance.studio import designs, jobs
 from appliance.errors import Conflict, Invalid
 from appliance.storage.store import Store
+from appliance.studio import designs, jobs
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from appliance.studio import designs, jobs, orders, price_books
 from appliance.errors import Conflict, Invalid
+from appliance.studio import designs, jobs, orders, price_books
 
 
 @pytest.fixture

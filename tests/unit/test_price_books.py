@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from appliance.studio import price_books
-from appliance.jewelry import price_book as rules
 from appliance.errors import Invalid
+from appliance.jewelry import price_book as rules
 from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
+from appliance.studio import price_books
 
 
 def changed(path: str, value) -> dict:
