@@ -6,9 +6,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from appliance.jewelry import catalog, ring_sizes
-from appliance.jewelry.specs import Spec, field_errors
+from appliance.jewelry.specs import MAX_STONE_GROUPS, Spec, field_errors
 
-MAX_GROUPS = 6
+MAX_GROUPS = MAX_STONE_GROUPS
 
 
 def form_name(field: str) -> str:
@@ -36,6 +36,10 @@ def spec_from_form(form, current: Spec) -> tuple[dict, dict]:
         "chain_length_mm": value("chain_length_mm", current.chain_length_mm),
         "chain_style": value("chain_style", current.chain_style),
         "bracelet_length_mm": value("bracelet_length_mm", current.bracelet_length_mm),
+        "hoop_diameter_mm": value("hoop_diameter_mm", current.hoop_diameter_mm),
+        # An emptied budget field means no budget (every other field keeps its value).
+        "budget": None if form.get("budget") is not None and not str(form.get("budget")).strip()
+        else value("budget", current.budget),
         "stones": [],
     }
     errors: dict = {}

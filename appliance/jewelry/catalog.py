@@ -9,7 +9,7 @@ every metal figure, since real alloys vary):
   to 21.4 (Ir), 20.7 (Co) is the common casting alloy.
 - Specific gravities: GIA gem reference (diamond 3.52, corundum 4.00, beryl 2.72 for
   emerald and aquamarine, morganite 2.80, quartz 2.65, topaz 3.53, zoisite 3.35,
-  garnet ~3.9, moissanite 3.21).
+  garnet ~3.9, moissanite 3.21, peridot 3.34, opal 2.15, tourmaline 3.06, citrine 2.65).
 - Carat formulas: the trade's weight-estimation formulas (L x W x depth x factor, the
   factor rising with the length-to-width ratio for step cuts, pears and marquises).
 """
@@ -31,6 +31,10 @@ class Metal:
 
 
 METALS: dict[str, Metal] = {m.key: m for m in (
+    # 9k (37.5%) is the UK and Australian entry alloy; densities from casting alloy sheets.
+    Metal("9k_yellow", "9k yellow gold", 11.20, 0.375, "gold", 0.08, (220, 182, 100)),
+    Metal("9k_white", "9k white gold", 10.90, 0.375, "gold", 0.08, (212, 212, 208)),
+    Metal("9k_rose", "9k rose gold", 11.30, 0.375, "gold", 0.08, (224, 162, 134)),
     Metal("10k_yellow", "10k yellow gold", 11.57, 0.417, "gold", 0.08, (222, 184, 96)),
     Metal("10k_white", "10k white gold", 11.07, 0.417, "gold", 0.08, (214, 214, 210)),
     Metal("10k_rose", "10k rose gold", 11.59, 0.417, "gold", 0.08, (226, 160, 130)),
@@ -69,6 +73,10 @@ STONE_TYPES: dict[str, StoneType] = {s.key: s for s in (
     StoneType("topaz", "blue topaz", 3.53, (90, 170, 220)),
     StoneType("tanzanite", "tanzanite", 3.35, (80, 70, 170)),
     StoneType("garnet", "garnet", 3.90, (120, 20, 30)),
+    StoneType("peridot", "peridot", 3.34, (150, 190, 60)),
+    StoneType("opal", "opal", 2.15, (225, 232, 236)),
+    StoneType("tourmaline", "pink tourmaline", 3.06, (225, 110, 150)),
+    StoneType("citrine", "citrine", 2.65, (235, 170, 50)),
     StoneType("pearl", "pearl", 2.70, (240, 234, 222), by_piece=True),
 )}
 
@@ -134,7 +142,7 @@ CHAIN_STYLES = {"cable": "cable", "box": "box", "rope": "rope", "curb": "curb", 
 FINISHES = {"polished": "high polish", "matte": "matte", "brushed": "brushed", "hammered": "hammered"}
 
 # Share of a flat band's cross-section that each profile keeps.
-PROFILES = {"flat": 1.0, "comfort": 0.85, "court": 0.78}
+PROFILES = {"flat": 1.0, "comfort": 0.85, "court": 0.78, "d_shape": 0.80}
 
 
 def _factor(shape: Shape, ratio: float) -> float:

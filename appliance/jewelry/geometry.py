@@ -72,7 +72,7 @@ def metal_parts(spec: Spec, density: float | None = None) -> list[MetalPart]:
         volume = body if spec.stones else 15.0 + math.pi * 36 * 1.0       # a 12 mm disc
         chain = _chain(spec, spec.chain_length_mm or 450)
     elif piece == "earrings":
-        findings = {"stud": 18.0, "drop": 30.0, "hoop": math.pi * 15 * spec.band_width_mm * spec.band_thickness_mm * 0.6}
+        findings = {"stud": 18.0, "drop": 30.0, "hoop": math.pi * (spec.hoop_diameter_mm or 15) * spec.band_width_mm * spec.band_thickness_mm * 0.6}
         each = findings[style] + _heads(spec, ("center", "side", "accent")) + _halo_frame(spec)
         volume = 2 * (each if spec.stones or style == "hoop" else each + 33.0)
     elif piece == "bracelet":

@@ -11,12 +11,12 @@ from appliance.jewelry import catalog
 from appliance.jewelry.pricing import quote
 from appliance.jewelry.specs import Spec, StoneGroup
 
-SCHEMA = 2
+SCHEMA = 3
 ROUNDING = {"cent": "to the cent", "unit": "to the unit", "five": "to 5", "ninety_nine": "to .99"}
 MARKUP_CATEGORIES = ("metal", "stone", "setting", "labor", "other")
 SPOT_BASES = ("gold", "platinum", "palladium", "silver")
 
-_METAL_PRICES = {"10k_yellow": "58", "10k_white": "60", "10k_rose": "58", "14k_yellow": "80", "14k_white": "83",
+_METAL_PRICES = {"9k_yellow": "52", "9k_white": "54", "9k_rose": "52", "10k_yellow": "58", "10k_white": "60", "10k_rose": "58", "14k_yellow": "80", "14k_white": "83",
                  "14k_rose": "80", "18k_yellow": "102", "18k_white": "106", "18k_rose": "102", "22k_yellow": "125",
                  "platinum": "56", "palladium": "48", "sterling": "1.80"}
 
@@ -42,6 +42,10 @@ DEFAULT_PRICE_BOOK: dict = {
         "topaz": [["0", "10"], ["1.0", "15"], ["5.0", "20"]],
         "tanzanite": [["0", "250"], ["1.0", "400"], ["3.0", "600"]],
         "garnet": [["0", "30"], ["1.0", "50"], ["3.0", "80"]],
+        "peridot": [["0", "40"], ["1.0", "70"], ["3.0", "110"]],
+        "opal": [["0", "60"], ["1.0", "120"], ["3.0", "180"]],
+        "tourmaline": [["0", "80"], ["1.0", "150"], ["3.0", "250"]],
+        "citrine": [["0", "15"], ["1.0", "25"], ["5.0", "35"]],
     },
     # Pearls by diameter: [[from_mm, price_each], ...].
     "pearl_per_piece": [["0", "15"], ["6", "25"], ["7", "40"], ["8", "60"], ["9", "90"], ["10", "140"]],
@@ -207,6 +211,14 @@ def upgrade(book: dict) -> dict:
     every figure the store set that still has a place)."""
     if book.get("schema") == SCHEMA:
         return book
+    if book.get("schema") == 2:
+        # Schema 3 added 9k gold and four gems: every figure of the store's book is kept.
+        new = copy.deepcopy(book)
+        new["schema"] = SCHEMA
+        for section in ("metals", "stone_per_carat"):
+            for key, default in DEFAULT_PRICE_BOOK[section].items():
+                new[section].setdefault(key, copy.deepcopy(default))
+        return new
     new = copy.deepcopy(DEFAULT_PRICE_BOOK)
     new["currency"] = book.get("currency", new["currency"])
     for key, price in (book.get("metal_per_gram") or {}).items():

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from appliance.jewelry import catalog, ring_sizes
 
+# The most stone groups one piece carries (a mother's ring of ten birthstones, say).
+MAX_STONE_GROUPS = 12
+
 # Which catalog vocabulary each word-valued field must come from: (words, choices).
 _VOCABULARY = {
     "role": ("stone role", catalog.STONE_ROLES),
@@ -104,14 +107,25 @@ class Spec(BaseModel):
     band_width_mm: float = Field(2.0, ge=1.0, le=12.0)
     band_thickness_mm: float = Field(1.6, ge=0.8, le=4.0)
     profile: str = "comfort"
-    stones: list[StoneGroup] = Field(default_factory=list, max_length=6)
+    stones: list[StoneGroup] = Field(default_factory=list)
     chain_length_mm: int | None = Field(None, ge=300, le=1000)
     chain_style: str = "cable"
     bracelet_length_mm: int | None = Field(None, ge=140, le=240)
     finish: str = "polished"
+    hoop_diameter_mm: float | None = Field(None, ge=8, le=80)
+    # What the customer said they want to spend, in the store's currency (whole units).
+    budget: int | None = Field(None, ge=1, le=10_000_000)
 
     _vocabulary = field_validator("piece_type", "metal", "profile", "finish", "size_system",
                                   "chain_style")(_in_catalog)
+
+    @field_validator("stones")
+    @classmethod
+    def _a_piece_holds_so_many_kinds(cls, stones: list) -> list:
+        if len(stones) > MAX_STONE_GROUPS:
+            raise ValueError(f"a piece can hold up to {MAX_STONE_GROUPS} kinds of stone; "
+                             f"please combine some or tell the jeweler in your notes")
+        return stones
 
     @model_validator(mode="after")
     def _fits_the_piece(self) -> "Spec":
@@ -135,6 +149,8 @@ class Spec(BaseModel):
             self.bracelet_length_mm = 180
         if self.piece_type != "bracelet":
             self.bracelet_length_mm = None
+        if self.piece_type != "earrings":
+            self.hoop_diameter_mm = None
         if self.style is not None and self.style not in catalog.STYLES[self.piece_type]:
             raise ValueError(f"unknown {self.piece_type} style {self.style!r}; choose one of: "
                              f"{', '.join(catalog.STYLES[self.piece_type])}")

@@ -1,44 +1,133 @@
-"""The customer's words as the parsers read them: normalised (number words, fractions,
-units) and with the spans already used marked, so what no rule placed can be reported."""
+"""The customer's words as the reader reads them: normalised (number words, fractions,
+units, dimensions), with misspelt catalog words corrected (and each correction said), and
+with the spans already used marked, so what no rule placed can be reported."""
 
 from __future__ import annotations
 
 import re
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20}
+from rapidfuzz.distance import DamerauLevenshtein
+
+_UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+          "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_FRACTION_WORDS = {"half": 0.5, "quarter": 0.25, "third": 1 / 3}
+_NUMBER = r"(?:\d+(?:\.\d+)?)"
+
+# Words the reader knows, that a customer may misspell: the catalog's vocabulary in the
+# forms people write. A word is corrected only when it is not itself a known word, is
+# long enough to tell apart, and is one edit away (two for long words).
+VOCABULARY = """
+platinum palladium sterling silver yellow white rose gold
+diamond diamonds sapphire sapphires ruby rubies emerald emeralds aquamarine aquamarines morganite
+morganites amethyst amethysts topaz tanzanite tanzanites garnet garnets pearl pearls moissanite
+moissanites peridot peridots opal opals tourmaline tourmalines citrine citrines
+oval princess cushion asscher radiant marquise solitaire eternity pendant necklace earrings earring
+bracelet bangle engagement wedding halo bezel prong channel pave carat carats karat
+""".split()
+# Real words one or two edits from a catalog word, which are never corrected.
+_KNOWN = set(VOCABULARY) | set("""
+pearly silvery sliver garner diamante golden roses rosey opaline garnets halos carol
+""".split())
+# Misspellings too far from the word for the edit distance, seen in shoppers' writing.
+MISSPELLINGS = {"neckless": "necklace", "necklase": "necklace", "earings": "earrings", "ear rings": "earrings",
+                "platnum": "platinum", "plantinum": "platinum", "rubys": "rubies", "dimonds": "diamonds",
+                "diamons": "diamonds", "saphires": "sapphires", "perls": "pearls"}
+
+
+def _number_words(t: str) -> str:
+    """'twenty two' -> '22', 'seven' -> '7', 'one point five' -> '1.5'."""
+    def tens(m):
+        return str(_TENS[m[1]] + (_UNITS[m[2]] if m[2] else 0))
+    t = re.sub(r"\b(" + "|".join(_TENS) + r")(?:[\s-]+(" + "|".join(k for k in _UNITS if 0 < _UNITS[k] < 10)
+               + r"))?\b", tens, t)
+    t = re.sub(r"\b(" + "|".join(_UNITS) + r")\b", lambda m: str(_UNITS[m[1]]), t)
+    return re.sub(r"\b(\d+)\s+point\s+(\d+)\b", r"\1.\2", t)
+
+
+def _fractions(t: str) -> str:
+    """Spoken and written fractions as decimals: 'a carat and a half' -> '1.5 carat',
+    'three quarters of a carat' -> '0.75 carat', '1 1/2' -> '1.5', '1/3 ct' -> '0.33 ct'."""
+    t = re.sub(r"\b(?:a|an|1)\s+(carat|ct|karat|inch)\s+and\s+a\s+(half|quarter)\b",
+               lambda m: f"{1 + _FRACTION_WORDS[m[2]]:g} {m[1]}", t)
+    t = re.sub(r"\b(\d+)\s+(carats?|ct)\s+and\s+a\s+(half|quarter)\b",
+               lambda m: f"{int(m[1]) + _FRACTION_WORDS[m[3]]:g} {m[2]}", t)
+    t = re.sub(r"\b(\d+)\s+and\s+(?:a|1)\s+(half|quarter|third)\b",
+               lambda m: f"{int(m[1]) + _FRACTION_WORDS[m[2]]:.3g}", t)
+    t = re.sub(r"\b(\d+)\s+and\s+3\s+quarters\b", lambda m: f"{int(m[1]) + 0.75:g}", t)
+    t = re.sub(r"\b3\s+quarters?(?:\s+of)?(?:\s+an?)?(?=\s+(?:carat|ct)\b)", "0.75", t)
+    t = re.sub(r"\b(?:a\s+|1\s+)?(half|quarter|third)(?:\s+of)?(?:\s+an?)?(?=\s*(?:carat|ct)\b)",
+               lambda m: f"{_FRACTION_WORDS[m[1]]:.2g}", t)
+    t = re.sub(r"\b(?:a|an)\s+(?=(?:carat|ct)\b)", "1 ", t)
+    t = re.sub(r"\b(\d+)\s+(\d)/(\d)\b", lambda m: f"{int(m[1]) + int(m[2]) / int(m[3]):.3g}", t)
+    t = re.sub(r"(?<![\d/])(\d)/(\d{1,2})(?![\d/])",
+               lambda m: f"{int(m[1]) / int(m[2]):.2g}" if int(m[2]) else m[0], t)
+    return t
 
 
 def normalise(text: str) -> str:
-    t = " " + text.lower().replace("\u00e9", "e").replace("½", " 1/2").replace("¼", " 1/4").replace("¾", " 3/4") + " "
-    t = t.replace('"', " inch ").replace("”", " inch ")
+    """Lower case, plain ASCII quotes, numbers as digits, units next to their number
+    ('2ct' -> '2 ct', '7x5' -> '7 x 5 mm'), hyphens and slashes between words as spaces."""
+    t = " " + text.lower() + " "
+    for a, b in (("\u00e9", "e"), ("\u00e8", "e"), ("½", " 1/2"), ("¼", " 1/4"), ("¾", " 3/4"), ("⅓", " 1/3"),
+                 ("×", " x "), ("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("″", '"')):
+        t = t.replace(a, b)
+    t = re.sub(r'(?<=\d)\s*"', " inch ", t).replace('"', " ")
+    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)                       # 5,000 -> 5000
     t = re.sub(r"\bsz\b\.?", "size", t)
-    t = re.sub(r"(?<=\d)\s*kt\b", "k", t)
+    t = re.sub(r"\bt\.\s?w\.?", " tw ", t)
     t = re.sub(r"\binches\b", "inch", t)
-    for word, number in _NUMBER_WORDS.items():
-        t = re.sub(rf"\b{word}\b", str(number), t)
-    t = re.sub(r"\b(\d+)\s+and\s+a\s+half\b", lambda m: f"{int(m[1]) + 0.5:g}", t)
-    t = re.sub(r"\b(\d+)\s+and\s+a\s+quarter\b", lambda m: f"{int(m[1]) + 0.25:g}", t)
-    t = re.sub(r"\b(\d+)\s+(\d)/(\d)\b", lambda m: f"{int(m[1]) + int(m[2]) / int(m[3]):g}", t)
-    t = re.sub(r"\b(\d)/(\d)\b", lambda m: f"{int(m[1]) / int(m[2]):g}", t)
-    t = re.sub(r"\b(?:a\s+half|half\s+a)\b", "0.5", t)
-    t = re.sub(r"\bthree\s+quarters?\s+(?:of\s+a\s+)?", "0.75 ", t)
-    t = re.sub(r"\ba\s+quarter\b", "0.25", t)
-    t = re.sub(r"(?<=\d)\s*(cts?|carats?|mm|cm|k|in|inch)\b", r" \1", t)
-    t = re.sub(r"(?<=\d) in\b", " inch", t)
-    t = re.sub(r"(?<=[a-z])[-:](?=[a-z ])|(?<=\s)-(?=\s)|-", " ", t)
+    t = _number_words(t)
+    t = re.sub(r"(?<=\d)\s*(?:kt|kr|karats?)\b", "k", t)
+    t = _fractions(t)
+    t = re.sub(r"(?<=\d)\s*(ctw|ct|cts|carats?|mm|cm|k|in|inch|tw)\b", r" \1", t)
+    t = re.sub(r"(?<=\d) in\b(?!\s+(?:a|an|the|white|yellow|rose|gold|platinum|silver|sterling|\d))", " inch", t)
+    # Dimensions: '7x5', '8 x 6 mm', '9 by 7mm' -> '7 x 5 mm' (never a count 'x' carats).
+    t = re.sub(rf"(?<![\d.])({_NUMBER})\s*(?:x|by|\*)\s*({_NUMBER})(?:\s*mm\b)?(?!\s*(?:ct|carat|k\b|inch|cm|\.\d))",
+               r"\1 x \2 mm", t)
+    t = re.sub(r"(?<=[a-z])[-:/](?=[a-z ])|(?<=\s)-(?=\s)|-", " ", t)
     return re.sub(r"\s+", " ", t)
 
 
+def correct_spelling(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The normalised text with misspelt catalog words replaced ('platnium' -> 'platinum'),
+    and the (written, read as) pairs so the reader can say what it did."""
+    corrections: list[tuple[str, str]] = []
+
+    def fix(m: re.Match) -> str:
+        word = m.group()
+        if word in MISSPELLINGS:
+            corrections.append((word, MISSPELLINGS[word]))
+            return MISSPELLINGS[word]
+        if len(word) < 5 or word in _KNOWN:
+            return word
+        limit = 1 if len(word) <= 6 else 2
+        best, distance = None, limit + 1
+        for candidate in VOCABULARY:
+            if abs(len(candidate) - len(word)) > limit:
+                continue
+            d = DamerauLevenshtein.distance(word, candidate, score_cutoff=limit)
+            if d < distance:
+                best, distance = candidate, d
+        if best is None or distance == 0 or distance > limit:
+            return word
+        corrections.append((word, best))
+        return best
+
+    return re.sub(r"[a-z]+", fix, text), corrections
+
+
 class Text:
-    """The normalised text with the character spans the parser has already used."""
+    """The normalised text with the character spans the reader has already used."""
 
     def __init__(self, text: str):
         self.text = text
         self.used = [False] * len(text)
 
     def take(self, m) -> None:
-        for i in range(m.start(), m.end()):
+        start, end = m.span() if hasattr(m, "span") else m
+        for i in range(start, end):
             self.used[i] = True
 
     def find(self, pattern, start: int = 0, end: int | None = None):
@@ -48,6 +137,12 @@ class Text:
             if not any(self.used[m.start():m.end()]):
                 return m
         return None
+
+    def find_all(self, pattern, start: int = 0, end: int | None = None) -> list:
+        """Every free match in [start, end)."""
+        rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+        return [m for m in rx.finditer(self.text, start, len(self.text) if end is None else end)
+                if not any(self.used[m.start():m.end()])]
 
     def take_all(self, pattern, start: int = 0, end: int | None = None) -> bool:
         """Use every free match; whether there was one."""
@@ -63,6 +158,6 @@ class Text:
         for m in re.finditer(r"[a-z0-9.']+", self.text):
             if not any(self.used[m.start():m.end()]):
                 word = m.group().strip(".'")
-                if word and word not in stopwords and not re.fullmatch(r"[\d.]+|\d+k?", word):
+                if word and word not in stopwords and not re.fullmatch(r"[\d.]+|\d+k?|'?s", word):
                     words.append(word)
         return words

@@ -2,10 +2,13 @@
 commas, "with", "and") is read for one group — type, shape, size in carats or mm, count,
 setting, and whether it is the centre stone, side stones or accents — and the groups are
 then completed (default sizes, three-stone sides, accent counts from the band, halo or
-line they fill)."""
+line they fill, total weights spread over the stones they describe, what the customer
+excluded removed). Stones named by colour or birth month are read as the likely stone,
+with a note that offers the others."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -24,6 +27,10 @@ _STONE_WORDS = [
     (r"(?:blue\s+)?topaz(?:es)?", "topaz"),
     (r"tanzanites?", "tanzanite"),
     (r"garnets?", "garnet"),
+    (r"peridots?", "peridot"),
+    (r"opals?", "opal"),
+    (r"(?:pink\s+)?tourmalines?", "tourmaline"),
+    (r"citrines?", "citrine"),
     (r"pearls?", "pearl"),
     (r"diamonds?|baguettes?", "diamond"),
     (r"(?:stones?|gems?|gemstones?)", None),
@@ -36,15 +43,79 @@ _LAB_RE = re.compile(r"\b(lab\s*(?:grown|created|made)?|man\s*made|synthetic|cvd
 _NATURAL_RE = re.compile(r"\b(natural|mined|earth\s*mined)\b")
 _CARAT_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:carats?|cts?\b|ct\b|ctw\b|tw\b)")
 _MM_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:x\s*(\d+(?:\.\d+)?)\s*)?mm\b")
-_COUNT_RE = re.compile(r"(?<![\d.])(\d{1,3})\s+(?!carat|ct|mm|k\b|prong|inch|cm)(?=(?:[\w.]+\s+){0,4}?(?:"
+_COUNT_RE = re.compile(r"(?<![\d.])(?<!size )(?<!x )(\d{1,3})\s+(?!x\b|carat|ct|mm|k\b|prong|inch|cm|tw)"
+                       r"(?=(?:[a-z]+\s+|\d+(?:\.\d+)?\s+(?:carats?|ct|mm)\s+){0,4}?(?:"
                        + "|".join(p for p, _ in _STONE_WORDS) + r")\b)")
 _ACCENT_RE = re.compile(r"\b(tiny|small|little|micro|mini|pave|accents?|melee|band\s+of)\b")
-ON_BAND_RE = re.compile(r"\b(?:on|along|around|down|in)\s+the\s+(?:band|shank|sides?)\b")
+ON_BAND_RE = re.compile(r"\b(?:on|along|around|down|in|across)\s+the\s+(?:band|shank)\b")
 _HALO_RE = re.compile(r"\bhalo\b")
-_SIDE_RE = re.compile(r"\b(side\s+stones?|either\s+side|each\s+side|flanked|flanking)\b")
-_TOTAL_RE = re.compile(r"\b(total|ctw|tw|in\s+total|total\s+weight)\b")
+_SIDE_RE = re.compile(r"\b(side\s+stones?|(?:on\s+)?either\s+side|(?:on\s+)?each\s+side|on\s+the\s+sides?|"
+                      r"on\s+both\s+sides|flanked|flanking|sides)\b")
+_CENTRE_RE = re.compile(r"\b(cent(?:er|re)|middle|main)(?:\s+(?:stone|one|gem))?\b")
+_TOTAL_RE = re.compile(r"\b(total|ctw|tw|tcw|in\s+total|total\s+(?:carat\s+)?weight|combined|altogether|all\s+together)\b")
 _EACH_RE = re.compile(r"\beach\b")
 _SETTING_RE = re.compile(r"\b(?:\d\s+)?(bezel|prong|claw|channel|tension|bar)\b(?:\s+set(?:ting)?)?")
+
+
+# A stone named by its colour, or by a birth month (the modern list): the likely stone,
+# and the others a customer might mean, for the note that says so.
+_COLOUR_STONES = {
+    "blue": ("sapphire", "blue topaz, aquamarine or tanzanite"),
+    "green": ("emerald", "peridot"),
+    "red": ("ruby", "garnet"),
+    "pink": ("morganite", "pink tourmaline"),
+    "purple": ("amethyst", "tanzanite"),
+    "violet": ("amethyst", "tanzanite"),
+    "yellow": ("citrine", "a yellow sapphire"),
+    "orange": ("citrine", "garnet"),
+    "clear": ("diamond", "moissanite"),
+    "sparkly": ("diamond", "moissanite"),
+}
+_MONTH_STONES = {
+    "january": ("garnet", None), "february": ("amethyst", None), "march": ("aquamarine", None),
+    "april": ("diamond", None), "may": ("emerald", None), "june": ("pearl", "alexandrite or moonstone"),
+    "july": ("ruby", None), "august": ("peridot", "spinel"), "september": ("sapphire", None),
+    "october": ("opal", "pink tourmaline"), "november": ("citrine", "golden topaz"),
+    "december": ("tanzanite", "blue topaz, turquoise or zircon"),
+}
+_MONTHS = {m[:3]: m for m in _MONTH_STONES} | {m: m for m in _MONTH_STONES}
+_COLOUR_STONE_RE = re.compile(
+    r"\b(?:something|anything|a|an|the|one|some|with)\s+(?:(?:light|dark|deep|pale|bright|soft|pretty|nice|little|small|big)\s+)?"
+    r"(blue|green|red|pink|purple|violet|yellow|orange|clear|sparkly)\b(?!\s+(?:gold|sapphire|topaz|tourmaline|diamond|emerald))"
+    r"(?:\s+(?:stones?|gems?|gemstones?|centre|center|one))?|\b(blue|green|red|pink|purple|violet|yellow|orange)\s+"
+    r"(?:stones?|gems?|gemstones?)\b")
+_BIRTH_RE = re.compile(r"\bbirth\s*stones?\b|\bborn\s+in\b|\bbirth\s*(?:month|day)\b")
+_MONTH_RE = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
+                       r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b")
+
+
+def guess_stones(text: str) -> tuple[str, list[str], set[str]]:
+    """Stones named by colour ('a blue stone', 'something green') or by birth month ('her
+    birthstone, she was born in July'), written as the likely stone so the reader reads it;
+    with a note for each guess that offers the others, and the stone types guessed."""
+    notes: list[str] = []
+    guessed: set[str] = set()
+    if _BIRTH_RE.search(text):
+        def month(m: re.Match) -> str:
+            name = _MONTHS.get(m.group(1).removesuffix("t") if m.group(1) == "sept" else m.group(1))
+            if name is None or (name == "may" and not re.search(r"(?:born\s+in|birthstones?|,|and|for)\s+$|^\s*(?:birthstone|,|and)",
+                                                               text[max(0, m.start() - 16):m.start()] + "|")):
+                return m.group(0)
+            stone, others = _MONTH_STONES[name]
+            guessed.add(stone)
+            notes.append(f"{name.capitalize()}'s birthstone: we showed {stone}" + (f" (it can also be {others})." if others else "."))
+            return f" {stone} "
+        text = _MONTH_RE.sub(month, text)
+
+    def colour(m: re.Match) -> str:
+        word = m.group(1) or m.group(2)
+        stone, others = _COLOUR_STONES[word]
+        guessed.add(stone)
+        notes.append(f"A {word} stone: we showed {stone}; it could also be {others}. Change it in the materials panel.")
+        lead = m.group(0).split()[0] if m.group(1) and m.group(0).split()[0] in ("a", "an", "the", "with", "one", "some") else ""
+        return f" {lead} {stone} "
+    text = _COLOUR_STONE_RE.sub(colour, text)
+    return re.sub(r"\s+", " ", text), notes, guessed
 
 
 @dataclass
@@ -59,16 +130,18 @@ class _Group:
     setting: str | None = None
     carat: float | None = None
     total_carat: float | None = None
+    origin_stated: bool = False      # 'natural', 'mined' or 'lab' was said for this group
+    type_guessed: bool = False       # no stone was named; the type is the reader's choice
 
     @property
     def sized(self) -> bool:
-        return self.length is not None or self.total_carat is not None
+        return self.length is not None or self.total_carat is not None or self.carat is not None
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
     """Spans between commas, colons, 'with', 'and', 'plus': each names one stone group."""
     spans, start = [], 0
-    for m in re.finditer(r",|;|:|\bwith\b|\band\b|\bplus\b|\bset with\b", text):
+    for m in re.finditer(r",|;|:|\.\s|\bwith\b|\band\b|\bplus\b|\bset with\b|\bbut\b", text):
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(text)))
@@ -79,45 +152,83 @@ def _stone_type(word: str) -> str | None:
     return next((v for p, v in _STONE_WORDS if re.fullmatch(p, word)), None)
 
 
+_ACCENT_NOUN_RE = re.compile(r"\b(pave|micro\s+pave|accents?|melee)\b")
+
+
 def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_Group]:
+    """The stone groups, clause by clause, in the order the customer named them."""
     groups: list[_Group] = []
     last: _Group | None = None
     for start, end in _clauses(t.text):
         m = t.find(_STONE_RE, start, end)
+        lab = t.find(_LAB_RE, start, end)
         accent_word = t.find(_ACCENT_RE, start, end)
+        accent_noun = t.find(_ACCENT_NOUN_RE, start, end)
         plural = bool(m and re.search(r"(?<!s)s$|ies$", m.group(1)))
-        # "tiny diamonds on the band" are accents; "a tiny 3 mm emerald" is one small stone.
-        accentish = any(start <= a < end for a, _ in on_band) or bool(
-            accent_word and (plural or m is None or accent_word.group(1) in ("pave", "micro", "melee", "accent", "accents")))
+        # "tiny diamonds on the band" are accents; "a tiny 3 mm emerald" is one small stone;
+        # "a small wrist" is no stone at all.
+        accentish = any(start <= a < end for a, _ in on_band) or bool(accent_noun) or bool(
+            accent_word and plural)
         halo = t.find(_HALO_RE, start, end)
         side = t.find(_SIDE_RE, start, end)
         size = _read_group_size(t, start, end)
         setting = t.find(_SETTING_RE, start, end)
         count = t.find(_COUNT_RE, start, end)
         shape = t.find(_SHAPE_RE, start, end)
+        if m is None and lab and (size or shape) and not any(g.type == "lab_diamond" for g in groups):
+            # "a 1.5 carat lab grown oval": a lab-grown diamond without the word diamond.
+            t.take(lab)
+            group = _Group("lab_diamond", origin_stated=True)
+            groups.append(group)
+            _apply(t, group, size, setting, shape, count)
+            last = group
+            continue
         if m is None:
-            # No stone named: a size, shape or setting for the group before, a halo, or a band width.
+            # No stone named: a size, shape or setting for the group before, a halo, or accents.
             if halo:
                 t.take(halo)
                 groups.append(_Group("diamond", role="accent", setting="halo"))
-            elif accentish and not any(g.role == "accent" for g in groups):
+            elif (accent_noun or (accentish and accent_word)) and not any(g.role == "accent" for g in groups):
                 t.take_all(_ACCENT_RE, start, end)
                 groups.append(_Group("diamond", role="accent"))
             elif last is not None and (size or setting or shape):
                 _apply(t, last, size, setting, shape, None)
-            elif size and size[0] == "mm" and fields["piece_type"] in ("ring", "bracelet", "earrings"):
-                fields["band_width_mm"] = min(max(size[1], 1.0), 12.0)
-                t.take(size[3])
+            elif last is None and size and size[0] == "carat":
+                # 'about 1.5 carats, oval': a weight means a stone; the customer named none,
+                # so it is shown as a diamond and the type is marked as our guess.
+                group = _Group("diamond", type_guessed=True)
+                groups.append(group)
+                _apply(t, group, size, setting, shape, count)
+                last = group
             continue
-        stone_type = _stone_type(re.sub(r"\s+", " ", m.group(1))) or (last.type if last else "diamond")
+        named_type = _stone_type(re.sub(r"\s+", " ", m.group(1)))
+        stone_type = named_type or (last.type if last else "diamond")
+        centre = t.find(_CENTRE_RE, start, end)
+        if named_type is None and last is not None and not side and not accentish and last.role in (None, "center"):
+            # 'oval center stone', 'the stone bezel set': more about the stone already named.
+            t.take(m)
+            if centre:
+                t.take(centre)
+                last.role = "center"
+            _apply(t, last, size, setting, shape, None)
+            continue
         t.take(m)
         t.take_all(rf"\b{m.group(1)}\b", start, end)
-        if stone_type == "diamond" and (lab := t.find(_LAB_RE, start, end)):
-            stone_type = "lab_diamond"
+        origin = False
+        if stone_type == "diamond" and lab:
+            stone_type, origin = "lab_diamond", True
             t.take(lab)
         elif nat := t.find(_NATURAL_RE, start, end):
             t.take(nat)
-        role = "accent" if accentish else ("side" if side else None)
+            origin = True
+        role = "side" if side and not any(start <= a < end for a, _ in on_band) else ("accent" if accentish else None)
+        single_accent = role is None and accent_word and not plural and any(g.role in (None, "center") for g in groups)
+        if single_accent:
+            # 'and a tiny diamond above it': one small accent beside the main stone.
+            role = "accent"
+        if centre and role is None:
+            t.take(centre)
+            role = "center"
         for found in (halo, side):
             if found:
                 t.take(found)
@@ -129,6 +240,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         group = pending or _Group(stone_type)
         if not pending:
             groups.append(group)
+        group.origin_stated = group.origin_stated or origin
         group.role = role or group.role
         if group.role is None and setting and setting.group(1) in ("channel",):
             group.role = "accent"
@@ -137,6 +249,8 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         if halo and role == "accent":
             group.setting = "halo"
         _apply(t, group, size, setting, shape, count)
+        if single_accent:
+            group.count = group.count or 1
         last = group
     return groups
 
@@ -144,7 +258,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
 def _read_group_size(t: Text, start: int, end: int):
     """('carat', value, is_total, match) or ('mm', length, width, match) or None."""
     if c := t.find(_CARAT_RE, start, end):
-        total = bool(re.search(r"ctw|tw|total", c.group(0))) or bool(_TOTAL_RE.search(t.text, start, end))
+        total = bool(re.search(r"ctw|tw|total", c.group(0))) or bool(t.find(_TOTAL_RE, start, end))
         return ("carat", float(c.group(1)), total, c)
     if mm := t.find(_MM_RE, start, end):
         return ("mm", float(mm.group(1)), float(mm.group(2)) if mm.group(2) else None, mm)
@@ -159,15 +273,13 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
     if setting:
         group.setting = {"claw": "prong"}.get(setting.group(1), setting.group(1))
         t.take(setting)
-    if count:
+    if count and 1 <= int(count.group(1)) <= 400:
         group.count = int(count.group(1))
         t.take(count)
-    if size:
+    if size and group.length is None and group.total_carat is None:
         if size[0] == "carat" and size[2]:
             group.total_carat = size[1]
         elif size[0] == "carat":
-            group.length, group.width = catalog.stone_size_for_carat(group.type, group.shape, size[1]) \
-                if not catalog.STONE_TYPES[group.type].by_piece else (7.0, 7.0)
             group.carat = size[1]
         else:
             length, width = size[1], size[2]
@@ -180,65 +292,174 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
         t.take_all(_EACH_RE)
 
 
-def finish_groups(groups: list[_Group], fields: dict, notes: list[str]) -> list[StoneGroup]:
+# The largest single stone of each role a piece plausibly carries, in carats: a bigger
+# figure is far more likely a misread (a karat, a size) than a fact, so it is not used.
+_PLAUSIBLE_CARAT = {"center": 12.0, "side": 4.0, "accent": 1.0}
+_ROW_STYLES = ("eternity", "tennis", "riviera", "hoop")
+
+
+@dataclass
+class StoneReading:
+    """The finished stone groups, with what was guessed about them."""
+    groups: list[StoneGroup]
+    guessed_sizes: set[int]          # indexes of groups whose size the reader chose
+    total_carat: float | None = None
+
+
+def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded: set[str]) -> StoneReading:
+    """Roles, sizes and counts completed the way a jeweler would read them; what the
+    customer excluded ('no halo', 'no side stones') removed; total weights spread."""
     style = fields.get("style")
-    row_style = style in ("eternity", "tennis", "riviera", "hoop")
-    # Carat sizes were computed for the shape known at the time; recompute for the final shape.
-    for g in groups:
-        if g.carat and not catalog.STONE_TYPES[g.type].by_piece:
-            g.length, g.width = catalog.stone_size_for_carat(g.type, g.shape, g.carat)
+    piece = fields["piece_type"]
+    row_style = style in _ROW_STYLES
+    named = [g for g in groups if g.role is None]
+    # Many different stones named, none sized or singled out: a family or mother's ring.
+    family = len({g.type for g in named}) >= 4 and not any(g.sized for g in named)
     center_taken = any(g.role == "center" for g in groups)
     for g in groups:
         if g.role is not None:
             continue
-        if row_style or (g.count or 1) > 1 and not style == "three_stone":
+        if family:
+            g.role = "side"
+        elif row_style or (g.count or 1) > 1 and not style == "three_stone":
             g.role = "accent" if row_style else "side"
         elif not center_taken:
             g.role, center_taken = "center", True
         else:
             g.role = "side"
+    groups = _without_excluded(groups, excluded, notes)
     center = next((g for g in groups if g.role == "center"), None)
+    for g in groups:
+        if g.carat and g.carat > _PLAUSIBLE_CARAT[g.role] and not catalog.STONE_TYPES[g.type].by_piece:
+            notes.append(f"{g.carat:g} ct seemed too large for one {catalog.STONE_TYPES[g.type].label}; "
+                         "we did not use it. Set the size in the materials panel.")
+            g.carat = None
     if center and center.count and center.count == 3 and style == "three_stone":
         center.count = 1
         groups.append(_Group(center.type, role="side", shape=center.shape, length=center.length,
-                             width=center.width, count=2, setting=center.setting))
-    if center and not center.sized:
+                             width=center.width, count=2, setting=center.setting, carat=center.carat))
+    # Accents follow the centre's lab or natural origin unless the customer said otherwise.
+    if center and center.type == "lab_diamond":
+        for g in groups:
+            if g is not center and g.type == "diamond" and not g.origin_stated:
+                g.type = "lab_diamond"
+    total = _spread_total(groups, center, piece, style, notes)
+    for g in groups:
+        if g.carat and g.length is None and not catalog.STONE_TYPES[g.type].by_piece:
+            g.length, g.width = catalog.stone_size_for_carat(g.type, g.shape, g.carat)
+        elif g.carat and g.length is None:
+            g.length = g.width = 7.0
+    guessed: set[int] = {id(g) for g in groups if g.type_guessed}
+    if any(g.type_guessed for g in groups):
+        notes.append("No stone named; showing a natural diamond. Change it in the materials panel.")
+    if center and not center.sized and center.carat is None:
         center.length, center.width = (7.0, 7.0) if catalog.STONE_TYPES[center.type].by_piece else \
             catalog.stone_size_for_carat(center.type, center.shape, 1.0)
         label = catalog.STONE_TYPES[center.type].label
         notes.append(f"No size given for the {label}; assumed " +
                      ("7 mm." if catalog.STONE_TYPES[center.type].by_piece else "about 1 carat."))
-    if style == "three_stone" and center and not any(g.role == "side" for g in groups):
+        guessed.add(id(center))
+    if family:
+        notes.append("No sizes given for the stones; each is shown at 3 mm. Change them in the materials panel.")
+        for g in groups:
+            if g.role == "side" and g.length is None:
+                g.length = g.width = 3.0
+                g.count = g.count or 1
+                guessed.add(id(g))
+    if style == "three_stone" and center and not any(g.role == "side" for g in groups) and "side" not in excluded:
         groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
     # Stones set in the band need a wall either side: an unstated band width follows them.
     band_stones = [g.length for g in groups if g.role == "accent" and g.setting != "halo" and g.length]
-    if fields["piece_type"] == "ring" and band_stones and "band_width_mm" not in fields:
+    if piece == "ring" and band_stones and "band_width_mm" not in fields:
         fields["band_width_mm"] = round(max(2.0, max(band_stones) + 0.8), 1)
-    out = [_stone_group(g, center, fields, style) for g in groups]
     order = {"center": 0, "side": 1, "accent": 2}
-    return sorted(out, key=lambda g: order[g.role])
+    ordered = sorted(groups, key=lambda g: order[g.role])
+    guessed |= {id(g) for g in ordered if g.length is None and g.total_carat is None}
+    out = [_stone_group(g, center, fields, style) for g in ordered]
+    return StoneReading(out, {i for i, g in enumerate(ordered) if id(g) in guessed}, total)
+
+
+def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]) -> list[_Group]:
+    kept = []
+    for g in groups:
+        if "halo" in excluded and g.setting == "halo":
+            continue
+        if "side" in excluded and g.role == "side":
+            continue
+        if "accent" in excluded and g.role == "accent":
+            continue
+        if "stones" in excluded and g.role != "center":
+            continue
+        if "diamond" in excluded and g.type in ("diamond", "lab_diamond") and g.role != "center":
+            continue
+        kept.append(g)
+    if "lab" in excluded:
+        for g in kept:
+            if g.type == "lab_diamond":
+                g.type = "diamond"
+    return kept
+
+
+def _spread_total(groups: list[_Group], center: _Group | None, piece: str, style: str | None,
+                  notes: list[str]) -> float | None:
+    """A total weight said for the piece ('1.25ctw three stone', '0.5ctw studs') spread
+    over its stones by the usual proportions; one said for a line of accents stays theirs."""
+    carrier = next((g for g in groups if g.total_carat and (g.role in ("center", "side") or g is center)), None)
+    if carrier is None:
+        return next((g.total_carat for g in groups if g.total_carat), None)
+    total = carrier.total_carat
+    carrier.total_carat = None
+    sides = [g for g in groups if g.role == "side" and not g.sized]
+    accents = [g for g in groups if g.role == "accent" and not g.sized]
+    if piece == "earrings" and carrier is center:
+        # A pair: each earring carries half.
+        center.carat = total / 2 / (center.count or 1)
+        notes.append(f"{total:g} ct total weight for the pair: {center.carat:.2f} ct in each earring.")
+        return total
+    if carrier is not center:
+        carrier.carat = total / (carrier.count or (2 if carrier.role == "side" else 1))
+        return total
+    if style == "three_stone" or sides:
+        center.carat = total / 2
+        for g in sides or []:
+            g.carat = total / 4 / ((g.count or 2) / 2)
+        if not sides:
+            groups.append(_Group(center.type, role="side", shape=center.shape, count=2, carat=total / 4))
+        notes.append(f"{total:g} ct total weight: about {total / 2:.2f} ct in the centre and {total / 4:.2f} ct "
+                     "in each side stone; the jeweler will confirm.")
+        return total
+    if accents:
+        center.carat = total * 0.75
+        for g in accents:
+            g.total_carat = total * 0.25 / len(accents)
+        notes.append(f"{total:g} ct total weight: about {total * 0.75:.2f} ct in the centre and the rest in the "
+                     "small stones; the jeweler will confirm.")
+        return total
+    center.carat = total / (center.count or 1)
+    return total
 
 
 def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | None) -> StoneGroup:
     piece = fields["piece_type"]
-    if g.role == "side" and g.length is None:
+    if g.role == "side" and g.length is None and not g.carat:
         base = center.width if center and center.width else 6.5
         g.length = g.width = round(base * 0.65, 2)
     if g.length is None:
         default = {"eternity": 2.5, "tennis": 2.5, "riviera": 3.0, "hoop": 1.5}.get(style, 1.3)
         g.length = g.width = default
     setting = g.setting or ("pave" if g.role == "accent" and piece == "ring" else "prong")
-    group = StoneGroup(role=g.role, type=g.type, shape=g.shape, length_mm=g.length, width_mm=g.width or g.length,
+    group = StoneGroup(role=g.role, type=g.type, shape=g.shape, length_mm=max(g.length, 0.8),
+                       width_mm=max(g.width or g.length, 0.8),
                        count=g.count or (2 if g.role == "side" else 1), setting=setting)
-    if g.role != "accent" or g.count:
+    if g.role != "accent" or g.count and not g.total_carat:
         return group
     if g.total_carat:
         # The size that gives the stated total at the count the piece holds.
         for _ in range(30):
-            n = _accent_count(group, center, fields, style)
+            n = g.count or _accent_count(group, center, fields, style)
             d = (g.total_carat / n / catalog.stone_carat(g.type, "round", 1.0, 1.0)) ** (1 / 3)
             group = group.model_copy(update={"length_mm": round(max(d, 0.8), 2), "width_mm": round(max(d, 0.8), 2)})
-    return group.model_copy(update={"count": _accent_count(group, center, fields, style)})
+    return group.model_copy(update={"count": g.count or _accent_count(group, center, fields, style)})
 
 
 def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style: str | None) -> int:
@@ -254,6 +475,8 @@ def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style:
         return max(1, int(fields.get("bracelet_length_mm", 180) // (d + 0.3)))
     if piece == "necklace" and style == "riviera":
         return max(1, int(fields.get("chain_length_mm", 450) // (d + 0.4)))
+    if piece == "earrings" and style == "hoop":
+        return max(1, int(math.pi * (fields.get("hoop_diameter_mm") or 15) / 2 // (d + 0.3)))
     return 12
 
 

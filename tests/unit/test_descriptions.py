@@ -11,7 +11,7 @@ def test_the_studio_example_gives_metal_size_and_both_stone_groups():
     assert (center.role, center.type, center.shape, center.count) == ("center", "lab_diamond", "oval", 1)
     assert center.carat_each == pytest.approx(1.5, rel=0.01)
     assert center.length_mm > center.width_mm
-    assert (accent.role, accent.type, accent.setting) == ("accent", "diamond", "pave")
+    assert (accent.role, accent.type, accent.setting) == ("accent", "lab_diamond", "pave")   # follows the centre
     assert 10 <= accent.count <= 30
     assert parsed.unplaced == []
 

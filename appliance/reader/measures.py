@@ -1,0 +1,283 @@
+"""The facts in a description that are not stones: the budget, what the customer does not
+want, the gold's karat (read before any stone weight, so "14ct gold" is never a 14 carat
+stone), and the piece's measurements, each placed by the word it stands next to."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from appliance.reader.reading import Text
+
+_NUM = r"(\d+(?:\.\d+)?)"
+_KARATS = {"9", "10", "14", "18", "22", "24"}
+_COLOUR = r"(yellow|white|rose|pink|red|yg|wg|rg)"
+_COLOURS = {"pink": "rose", "red": "rose", "yg": "yellow", "wg": "white", "rg": "rose"}
+_PIECE_WORDS = r"(?:ring|band|pendant|necklace|chain|earrings?|studs?|hoops?|bracelet|bangle|cuff|setting|mount)"
+
+
+# ---- budget ------------------------------------------------------------------------------
+
+_BUDGET_WORD = r"(?:budget|spend|afford|price\s+range|pay)"
+_LIMIT_WORD = r"(?:under|below|less\s+than|no\s+more\s+than|not\s+more\s+than|up\s+to|max(?:imum)?|at\s+most|around|about|roughly|approx(?:imately)?|~|between)"
+_BUDGET_RE = re.compile(
+    rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
+    rf"|(?:{_LIMIT_WORD}\s+))?"
+    r"(?P<cur>[$£€])?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
+    r"(?P<cur2>dollars|usd|bucks|eur|euros|pounds|gbp|aud|cad)?\b")
+_NOT_MONEY_AFTER = re.compile(r"\s*(?:mm|cm|ct|cts|carats?|inch|x\b|tw|ctw|yellow|white|rose|pink|red|gold|years?|"
+                              r"stones?|diamonds?|k\s+(?:yellow|white|rose|gold))")
+
+
+def read_budget(t: Text) -> int | None:
+    """'under $5,000', 'budget 3k', 'around 2000 dollars' -> 5000, 3000, 2000. A number
+    counts as money only with a currency sign or word, or after 'budget'/'spend', or as a
+    round figure after 'under'/'around' with no unit; never a karat or a size."""
+    for m in t.find_all(_BUDGET_RE):
+        lead = (m.group("lead") or "").strip()
+        money_word = bool(m.group("cur") or m.group("cur2") or m.group("mult") in ("grand", "thousand"))
+        budget_word = bool(re.match(_BUDGET_WORD, lead))
+        amount = float(m.group("num"))
+        after = t.text[m.end():m.end() + 16]
+        if m.group("mult") == "k":
+            if not (budget_word or m.group("cur") or lead) or re.match(r"\s*(?:yellow|white|rose|pink|red|gold)", after):
+                continue
+            amount *= 1000
+        elif m.group("mult"):
+            amount *= 1000
+        if not (money_word or budget_word):
+            if not lead or amount < 100 or _NOT_MONEY_AFTER.match(after):
+                continue
+        elif not money_word and _NOT_MONEY_AFTER.match(after):
+            continue
+        if not 1 <= amount <= 10_000_000:
+            continue
+        t.take(m)
+        return int(round(amount))
+    return None
+
+
+# ---- what the customer does not want ----------------------------------------------------
+
+_NEGATION_RE = re.compile(
+    r"\b(?:no|not|without|nothing|never|minus|skip|none|don'?t\s+(?:want|like|need)|do\s+not\s+(?:want|like|need)|"
+    r"no\s+need\s+for|rather\s+not(?:\s+have)?|isn'?t|not\s+a\s+fan\s+of|hate|dislike|avoid)\b"
+    r"(?P<scope>(?:\s+with)?(?:\s+(?!but\b|and\b|with\b|instead\b|rather\b|prefer\b|just\b|only\b)[a-z']+){1,4})")
+
+# Concepts a negation can remove: (pattern in the negated words, concept).
+_EXCLUSIONS = [
+    (r"\bhalos?\b", "halo"),
+    (r"\bside\s+stones?\b|\bside\b", "side"),
+    (r"\b(?:accents?|pave|melee|small\s+(?:diamonds|stones)|tiny\s+(?:diamonds|stones)|diamonds?\s+on\s+the\s+band|"
+     r"band\s+(?:diamonds|stones)|stones?\s+on\s+the\s+band|sparkle\s+on\s+the\s+band)\b", "accent"),
+    (r"\b(?:stones?|gems?|gemstones?)\b", "stones"),
+    (r"\bdiamonds?\b", "diamond"),
+    (r"\blab\b", "lab"),
+    (r"\bwhite\s+gold\b", "white_gold"),
+    (r"\byellow\s+gold\b", "yellow_gold"),
+    (r"\b(?:rose|pink)\s+gold\b", "rose_gold"),
+    (r"\bgold\b", "gold"),
+    (r"\bplatinum\b", "platinum"),
+    (r"\b(?:silver|sterling)\b", "sterling"),
+    (r"\b(?:too\s+)?(?:big|large|flashy|huge|chunky|heavy|bulky|thick)\b", "big"),
+]
+
+
+@dataclass
+class Exclusions:
+    """What the customer said they do not want, and the words that said it."""
+    concepts: set[str] = field(default_factory=set)
+    phrases: list[str] = field(default_factory=list)
+
+    def excludes_metal(self, metal: str) -> bool:
+        colour = metal.rsplit("_", 1)[-1]
+        gold = metal[0].isdigit()
+        return (gold and "gold" in self.concepts) or (gold and f"{colour}_gold" in self.concepts) \
+            or (metal in ("platinum", "sterling") and metal in self.concepts)
+
+
+def read_exclusions(t: Text) -> Exclusions:
+    """'no halo', 'not white gold', 'without side stones', 'nothing too big': the concepts
+    removed (their words are used up, so no later rule reads them as wanted)."""
+    out = Exclusions()
+    for m in t.find_all(_NEGATION_RE):
+        scope = m.group("scope")
+        found = set()
+        for pattern, concept in _EXCLUSIONS:
+            if re.search(pattern, scope):
+                found.add(concept)
+        if "white_gold" in found or "yellow_gold" in found or "rose_gold" in found:
+            found.discard("gold")
+        if "accent" in found or "side" in found:
+            found.discard("stones")
+            found.discard("diamond")
+        if found:
+            out.concepts |= found
+            out.phrases.append(m.group(0).strip())
+            t.take(m)
+    return out
+
+
+# ---- metal ---------------------------------------------------------------------------------
+
+_KARAT_RE = re.compile(rf"(?<![\d.$])(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b(?:\s*{_COLOUR}\b)?(?:\s*(gold))?")
+_GOLD_THEN_KARAT_RE = re.compile(rf"\b{_COLOUR}?\s*gold\s*,?\s*(?:in\s+)?(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b")
+_SHORT_GOLD_RE = re.compile(r"\b(9|10|14|18)\s*(yg|wg|rg)\b")
+_METALS = [
+    (re.compile(rf"\b{_COLOUR}\s*gold\b"), None),
+    (re.compile(r"\b(?:platinum|plat|pt\s*950|pt)\b"), "platinum"),
+    (re.compile(r"\bpalladium\b"), "palladium"),
+    (re.compile(r"\b(?:sterling\s+silver|sterling|silver|925)\b"), "sterling"),
+    (re.compile(r"\bgold\b"), None),
+]
+_STONE_AFTER = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:diamonds?|sapphires?|rub(?:y|ies)|emeralds?|moissanites?|stones?|"
+                          r"gems?|oval|round|princess|cushion|pear|marquise|radiant|asscher|heart|centre|center|solitaire|"
+                          r"lab|natural)\b")
+
+
+@dataclass
+class MetalReading:
+    metal: str | None          # None: the words name no metal
+    stated: bool = True        # karat and colour both given (or a metal with no karat)
+    note: str | None = None
+
+
+def _gold(karat: str | None, colour: str | None) -> MetalReading:
+    colour_word = _COLOURS.get(colour or "", colour)
+    notes = []
+    if karat == "24":
+        notes.append("24k gold is too soft to hold stones or keep its shape; showing 22k, the purest we make.")
+        karat = "22"
+    if karat is None:
+        notes.append(f"Gold purity not given; assumed 14k{' ' + colour_word if colour_word else ''} gold.")
+    if colour_word is None:
+        if karat is not None and karat != "22":
+            notes.append(f"Gold colour not given; assumed {karat}k yellow gold.")
+        colour_word = "yellow"
+    if karat == "22" and colour_word != "yellow":
+        notes.append("22k gold comes in yellow; showing 22k yellow gold.")
+        colour_word = "yellow"
+    return MetalReading(f"{karat or '14'}k_{colour_word}", stated=not notes, note=" ".join(notes) or None)
+
+
+def read_metal(t: Text) -> MetalReading:
+    """The metal, karat first: '14ct yellow gold', '18 carat white', 'gold 9ct', '14k' are
+    alloys and use up their number, so no stone is ever weighed by them."""
+    has_gold = bool(re.search(r"\bgold\b", t.text))
+    for m in t.find_all(_KARAT_RE):
+        karat, unit, colour, gold = m.groups()
+        after = t.text[m.end():]
+        if unit == "k" or colour or gold or re.match(rf"\s*{_PIECE_WORDS}\b", after) \
+                or (has_gold and not _STONE_AFTER.match(after) and "." not in karat):
+            t.take(m)
+            if colour is None and not gold:
+                # '18ct ... white gold': the colour may come later in the words.
+                if c := t.find(re.compile(rf"\b{_COLOUR}\s*gold\b")):
+                    t.take(c)
+                    colour = c.group(1)
+                else:
+                    t.take_all(re.compile(r"\bgold\b"))
+            return _gold(karat, colour)
+    if m := t.find(_GOLD_THEN_KARAT_RE):
+        t.take(m)
+        return _gold(m.group(2), m.group(1))
+    if m := t.find(_SHORT_GOLD_RE):
+        t.take(m)
+        return _gold(m.group(1), m.group(2))
+    for pattern, fixed in _METALS:
+        if m := t.find(pattern):
+            t.take(m)
+            if fixed:
+                return MetalReading(fixed)
+            return _gold(None, m.group(1) if m.groups() else None)
+    return MetalReading(None, stated=False)
+
+
+# ---- measurements --------------------------------------------------------------------------
+
+_WIDE_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s*(?:wide|width|across|band\s+width)\b|\b(?:width|wide)\s*(?:of|:|is|=)?\s*{_NUM}\s*mm\b")
+_THICK_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s*(?:thick|thickness|deep|depth|high|tall|height)\b|"
+                       rf"\b(?:thickness|thick|depth)\s*(?:of|:|is|=)?\s*{_NUM}\s*mm\b")
+_BAND_WORD = r"(?:band|wedding\s+ring|ring|shank|bangle|cuff|bracelet)"
+_BAND_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:[\w']+\s+){{0,5}}?){_BAND_WORD}\b|"
+                         rf"\b{_BAND_WORD}\s*,?\s*(?:is\s+|of\s+|about\s+|around\s+)?{_NUM}\s*mm\b"
+                         r"(?!\s*(?:x\b|round|oval|princess|cushion|pear|marquise|emerald|[a-z]+\s+(?:diamonds?|stones?)))")
+_CHAIN_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:cable|box|rope|curb|figaro|snake|wheat|link|thick|wide)\s+)?chain\b|"
+                          rf"\bchain\s*(?:,|of|is)?\s*{_NUM}\s*mm\s*(?:wide|thick)?\b(?!\s*(?:long|length))")
+_HOOP_RE = re.compile(rf"(?<![\d.]){_NUM}\s*(mm|cm)\s+(?:(?:[a-z]+\s+){{0,2}}?)hoops?\b|\bhoops?\s*(?:,|of|about|around)?\s*{_NUM}\s*(mm|cm)\b")
+_INNER_RE = re.compile(rf"\b(?:inner|inside)\s+(?:diameter|size)\s*(?:of|is|:)?\s*{_NUM}\s*mm\b|(?<![\d.]){_NUM}\s*mm\s+(?:inner|inside)\s*(?:diameter)?\b")
+
+
+def _number(m) -> float:
+    return float(next(g for g in m.groups() if g and re.fullmatch(r"\d+(?:\.\d+)?", g)))
+
+
+def read_measurements(t: Text, piece: str) -> dict:
+    """Band width and thickness, chain width, hoop diameter and a bangle's inner size,
+    each from the word its number stands next to ('8mm wide and 2.2mm thick', '1.5mm
+    chain', '25mm hoops'); a bare millimetre figure is left for the stones."""
+    fields: dict = {}
+    if m := t.find(_HOOP_RE):
+        value = _number(m) * (10 if "cm" in m.group(0) else 1)
+        if piece == "earrings" and 8 <= value <= 80:
+            fields["hoop_diameter_mm"] = value
+            t.take(m)
+    if m := t.find(_CHAIN_MM_RE):
+        value = _number(m)
+        if piece in ("pendant", "necklace", "bracelet") and 0.8 <= value <= 12:
+            fields["band_width_mm"] = max(1.0, value)
+            t.take(m)
+    if m := t.find(_INNER_RE):
+        value = _number(m)
+        if piece == "bracelet" and 45 <= value <= 76:
+            fields["bracelet_length_mm"] = round(math.pi * value)
+            t.take(m)
+    if m := t.find(_WIDE_RE):
+        value = _number(m)
+        if 1 <= value <= 12:
+            fields["band_width_mm"] = value
+            t.take(m)
+    if m := t.find(_THICK_RE):
+        value = _number(m)
+        if 0.8 <= value <= 4:
+            fields["band_thickness_mm"] = value
+            t.take(m)
+    if "band_width_mm" not in fields and piece in ("ring", "bracelet"):
+        # Only the number need be free: the words between ('14k rose gold') were read as the metal.
+        for m in _BAND_MM_RE.finditer(t.text):
+            number = 1 if m.group(1) else 2
+            span = (m.start(number), t.text.index("mm", m.end(number)) + 2)
+            if any(t.used[span[0]:span[1]]):
+                continue
+            value = float(m.group(number))
+            if 1 <= value <= 12:
+                fields["band_width_mm"] = value
+                t.take(span)
+                break
+    return fields
+
+
+# ---- design details the spec does not hold yet ---------------------------------------------
+
+_DETAILS = re.compile(
+    r"\b(toi\s+et\s+moi|you\s+and\s+me|half\s+eternity|shared\s+prongs?|milgrain|mill\s+grain|twisted|twist|rope\s+band|"
+    r"engraved|engraving|engrave|inscription|inscribed|vintage|antique|art\s+deco|deco|filigree|split\s+shank|"
+    r"cathedral|hidden\s+halo|bypass|knife\s+edge|east\s+west|infinity|floral|flower|leaf|leaves|vine|celtic|"
+    r"criss\s+cross|cluster|stackable|stacking|signet|cocktail|chevron|wishbone|curved|contour|two\s+tone|"
+    r"mixed\s+metals?|organic|nature|bohemian|boho|minimalist|modern|geometric|hexagon|hexagonal|kite|"
+    r"scalloped|claw\s+tips?|double\s+halo|double\s+band|bridge|gallery|peekaboo|personali[sz]ed|initials?|"
+    r"birthstones?|mother'?s\s+ring|family\s+ring|promise\s+ring|matching|set\s+of\s+\d+)\b")
+
+
+def read_details(t: Text) -> list[str]:
+    """Design words a jeweler needs but the spec cannot hold yet ('milgrain', 'toi et
+    moi', 'art deco'): kept, in order, so they reach the jeweler rather than vanish."""
+    details = []
+    for m in t.find_all(_DETAILS):
+        word = re.sub(r"\s+", " ", m.group(1))
+        if word not in details:
+            details.append(word)
+        # A hidden or double halo is still a halo: only the word that qualifies it is used.
+        t.take((m.start(), m.start() + len(m.group(1).split()[0])) if word.endswith(" halo") else m.span())
+    return details
