@@ -22,7 +22,7 @@ import httpx  # noqa: E402
 
 from appliance import cli  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
-from appliance.jewelry import catalog
+from appliance.jewelry import catalog  # noqa: E402
 from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, validate_price_book  # noqa: E402
 from appliance.jewelry.pricing import quote  # noqa: E402
 from appliance.jewelry.specs import Spec  # noqa: E402

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from appliance.config import Settings
 from appliance.storage.store import Store
-from web import clients, customer, price_book, staff
+from web import clients, customer, materials, price_book, staff
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -57,6 +57,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["money"] = money
     templates.env.globals["htmx_config"] = HTMX_CONFIG
+    templates.env.globals["fact_anchor"] = materials.field_anchor
     return templates
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
+from appliance.reader.facts import SOURCES
 from appliance.reader.instructions import revise_spec
 from appliance.studio import designs, jobs, orders, price_books, uploads
 from web import materials
@@ -51,6 +52,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         "chosen_outdated": chosen is not None and not designs.drawn_with_current_spec(design, chosen),
         "quote": price_books.quote_spec(store, design.spec).public(),
         "order_token": request.query_params.get("order"), "contact": {}, "order_errors": {},
+        "understood": design.understood(), "fact_sources": SOURCES,
         **materials.panel_context(design.spec),
     }
     context.update(extra)
@@ -301,7 +303,9 @@ class RevisionIn(BaseModel):
 def _design_json(store, design: designs.Design) -> dict:
     return {"id": design.id, "description": design.description, "spec": design.spec.model_dump(),
             "quote": price_books.quote_spec(store, design.spec).public(), "notes": design.notes,
-            "unplaced": design.unplaced, "selected_image_id": design.selected_image_id,
+            "unplaced": design.unplaced, "details": design.details,
+            "understood": [f.as_dict() for f in design.understood()],
+            "selected_image_id": design.selected_image_id,
             "images": [_image_json(i) for i in designs.images(store, design.id)]}
 
 

@@ -16,6 +16,13 @@ def form_name(field: str) -> str:
     return field.replace(".", "-")
 
 
+def field_anchor(field: str) -> str:
+    """The id of the panel input that changes a fact ('stones-1' -> 'stones-1-type')."""
+    if field.startswith("stones-"):
+        return f"{field}-type"
+    return {"piece_type": "piece_type-m"}.get(field, field)
+
+
 def spec_from_form(form, current: Spec) -> tuple[dict, dict]:
     """The submitted panel as spec data (stone groups removed or added as asked), and the
     errors the form itself finds (a ring size that does not exist in its system)."""

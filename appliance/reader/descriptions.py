@@ -51,10 +51,16 @@ few couple several born
 _PIECES = [
     (r"\b(?:engagement\s+ring|wedding\s+band|wedding\s+ring|eternity\s+ring|ring|band(?!\s+of)|shank|signet)\b", "ring"),
     (r"\b(?:pendant|charm|locket)\b", "pendant"),
-    (r"\b(?:necklace|chain|choker)\b", "necklace"),
     (r"\b(?:earrings?|studs?|drops?|hoops?|huggies|dangles?)\b", "earrings"),
-    (r"\b(?:bracelet|bangle|cuff)\b", "bracelet"),
+    (r"\b(?:bracelet|bangle|cuff|anklet)\b", "bracelet"),
+    (r"\b(?:necklace|chain|choker)\b", "necklace"),
 ]
+_PART_WORDS = {"drop", "dangle", "chain", "charm", "band", "shank"}
+# The piece the customer wants, when the words also tell of another ('her old ring ...
+# put it in a new pendant'): named after one of these, it wins.
+_WANTED_PIECE = re.compile(r"\b(?:new|into\s+an?|make\s+(?:me\s+|her\s+|him\s+)?an?|turn(?:ed)?\s+(?:it\s+)?into\s+an?|"
+                           r"remake\s+(?:it\s+)?(?:as|into)\s+an?|want\s+an?|would\s+like\s+an?|'d\s+like\s+an?|"
+                           r"love\s+an?|looking\s+for\s+an?)\s+(?:[a-z]+\s+){0,3}?$")
 _STYLE_WORDS = [
     (r"\bsolitaire\b", {"ring": "solitaire", "pendant": "solitaire", "necklace": "pendant"}),
     (r"\b(?:3\s*stones?|trilogy|trinity)\b", {"ring": "three_stone"}),
@@ -76,6 +82,7 @@ _SIZE_PATTERNS = [
     (re.compile(r"\b(?:ring\s+|finger\s+)?size\s*(?:is\s+|of\s+|=\s*|:\s*|would\s+be\s+|around\s+|about\s+)?"
                 r"(?:a\s+)?(\d{1,2}(?:\.\d+)?)(?!\s*(?:mm|cm|ct|carat|inch|x\b))\b"), "us"),
     (re.compile(r"\b(?:ring\s+|finger\s+)?size\s*(?:is\s+|of\s+|:\s*)?(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b"), "uk"),
+    (re.compile(r"\b(?:finger|she|he)\s*(?:is|'s)\s+(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b(?!')"), "uk"),
     (re.compile(r"\b(?:she|he|i)\s*(?:is|'s|am|'m|wears?)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b(?!\s*(?:mm|cm|ct|carat|years?))"), "us"),
 ]
 _THIN_RE = re.compile(r"\b(thin|slim|skinny|delicate|dainty|fine)\b(?=(?:\s+[\w.]+){0,4}\s+(band|shank|ring|chain)\b)")
@@ -112,7 +119,7 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
     on_band = [m.span() for m in ON_BAND_RE.finditer(t.text)]
     for span in on_band:
         t.take(span)
-    parsed_piece = next((piece for pattern, piece in _PIECES if t.find(pattern)), None)
+    parsed_piece = _read_piece(t)
     piece = piece_type or parsed_piece or "ring"
     fields["piece_type"] = piece
     # Measurements first: '25mm hoops' and '1.5mm chain' need the piece word beside them.
@@ -121,7 +128,8 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
         if piece in by_piece and t.take_all(pattern):
             fields.setdefault("style", by_piece[piece])
     if parsed_piece:
-        t.take_all(next(p for p, v in _PIECES if v == parsed_piece))
+        for pattern, _ in _PIECES:
+            t.take_all(pattern)
     if piece_type or parsed_piece:
         sources["piece_type"] = ("stated", "")
     elif "style" in fields:
@@ -188,12 +196,31 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
     return ParsedDescription(spec=spec, notes=notes, unplaced=t.unplaced(_STOPWORDS), facts=facts, details=details)
 
 
+def _read_piece(t: Text) -> str | None:
+    """The piece type the words name; one named as the thing wanted wins over one told of."""
+    named = [(m.start(), piece, m.group()) for pattern, piece in _PIECES for m in t.find_all(pattern)]
+    if not named:
+        return None
+    wanted = [piece for at, piece, _ in sorted(named) if _WANTED_PIECE.search(t.text[max(0, at - 60):at])]
+    if wanted and len({p for _, p, _ in named}) > 1:
+        return wanted[-1]
+    # A word that is also a part of another piece ('a diamond drop' on a necklace, a
+    # bracelet's chain) names the piece only when nothing else does.
+    strong = {p for _, p, word in named if word not in _PART_WORDS}
+    return next(piece for _, piece in _PIECES if piece in (strong or {p for _, p, _ in named}))
+
+
 def _choose_metal(metal: measures.MetalReading, excluded: measures.Exclusions, notes: list[str],
                   sources: dict) -> str:
     if metal.metal and not excluded.excludes_metal(metal.metal):
         if metal.note:
             notes.append(metal.note)
-        sources["metal"] = ("stated", "") if metal.stated else ("guessed", metal.note or "")
+        if metal.stated:
+            sources["metal"] = ("stated", "")
+        elif metal.karat_assumed:
+            sources["metal"] = ("default", metal.note or "")
+        else:
+            sources["metal"] = ("guessed", metal.note or "")
         return metal.metal
     choice = next(m for m in _DEFAULT_METALS if not excluded.excludes_metal(m))
     label = catalog.METALS[choice].label

@@ -25,7 +25,7 @@ _BUDGET_RE = re.compile(
     rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
     rf"|(?:{_LIMIT_WORD}\s+))?"
     r"(?P<cur>[$£€])?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
-    r"(?P<cur2>dollars|usd|bucks|eur|euros|pounds|gbp|aud|cad)?\b")
+    r"(?P<cur2>dollars|usd|bucks|eur|euros|pounds|gbp|aud|cad|quid)?\b")
 _NOT_MONEY_AFTER = re.compile(r"\s*(?:mm|cm|ct|cts|carats?|inch|x\b|tw|ctw|yellow|white|rose|pink|red|gold|years?|"
                               r"stones?|diamonds?|k\s+(?:yellow|white|rose|gold))")
 
@@ -80,8 +80,14 @@ _EXCLUSIONS = [
     (r"\bgold\b", "gold"),
     (r"\bplatinum\b", "platinum"),
     (r"\b(?:silver|sterling)\b", "sterling"),
-    (r"\b(?:too\s+)?(?:big|large|flashy|huge|chunky|heavy|bulky|thick)\b", "big"),
+    (r"\b(?:too\s+)?(?:big|large|flashy|huge|chunky|heavy|bulky|thick|sparkly|blingy)\b", "big"),
+    (r"\b(?:pendant|charm|chain|necklace|earrings?|bracelet|ring)s?\b", "piece"),
 ]
+# '..., platinum's out of my budget', 'white gold is too expensive': a metal ruled out.
+_RULED_OUT_RE = re.compile(r"\b(platinum|palladium|white\s+gold|yellow\s+gold|rose\s+gold|gold|silver|sterling)"
+                           r"(?:'s|\s+is|\s+was)?\s+(?:(?:way|a\s+bit|just|probably)\s+)?"
+                           r"(?:out\s+of\s+(?:my|our|the)\s+(?:budget|price\s+range)|too\s+(?:expensive|pricey|much|dear)|"
+                           r"not\s+(?:in|within)\s+(?:my|our)\s+budget)")
 
 
 @dataclass
@@ -116,6 +122,11 @@ def read_exclusions(t: Text) -> Exclusions:
             out.concepts |= found
             out.phrases.append(m.group(0).strip())
             t.take(m)
+    for m in t.find_all(_RULED_OUT_RE):
+        word = re.sub(r"\s+", "_", m.group(1)).replace("silver", "sterling")
+        out.concepts.add(word)
+        out.phrases.append(m.group(0).strip())
+        t.take(m)
     return out
 
 
@@ -141,6 +152,20 @@ class MetalReading:
     metal: str | None          # None: the words name no metal
     stated: bool = True        # karat and colour both given (or a metal with no karat)
     note: str | None = None
+    karat_assumed: bool = False
+
+
+@dataclass
+class _Mention:
+    at: int
+    fixed: str | None = None   # platinum, palladium, sterling
+    karat: str | None = None
+    colour: str | None = None
+
+
+# A metal named for a part of the piece ('white gold prongs') is a two-tone detail, not the metal.
+_PART_AFTER = re.compile(r"\s*(?:prongs?|claws?|head|heads|basket|tips?|accents?)\b")
+_WEAK_KARAT_BEFORE = re.compile(r"(?:\bgold|\bin|\bset\s+in|,)\s*$")
 
 
 def _gold(karat: str | None, colour: str | None) -> MetalReading:
@@ -150,7 +175,7 @@ def _gold(karat: str | None, colour: str | None) -> MetalReading:
         notes.append("24k gold is too soft to hold stones or keep its shape; showing 22k, the purest we make.")
         karat = "22"
     if karat is None:
-        notes.append(f"Gold purity not given; assumed 14k{' ' + colour_word if colour_word else ''} gold.")
+        notes.append(f"Gold purity not given; assumed 14k{' ' + colour_word if colour_word else ' yellow'} gold.")
     if colour_word is None:
         if karat is not None and karat != "22":
             notes.append(f"Gold colour not given; assumed {karat}k yellow gold.")
@@ -158,40 +183,62 @@ def _gold(karat: str | None, colour: str | None) -> MetalReading:
     if karat == "22" and colour_word != "yellow":
         notes.append("22k gold comes in yellow; showing 22k yellow gold.")
         colour_word = "yellow"
-    return MetalReading(f"{karat or '14'}k_{colour_word}", stated=not notes, note=" ".join(notes) or None)
+    return MetalReading(f"{karat or '14'}k_{colour_word}", stated=not notes, note=" ".join(notes) or None,
+                        karat_assumed=karat is None)
+
+
+def _mentions(t: Text) -> list[_Mention]:
+    found: list[_Mention] = []
+    for m in t.find_all(_KARAT_RE):
+        karat, unit, colour, gold = m.groups()
+        after = t.text[m.end():]
+        strong = unit == "k" or colour or gold or re.match(rf"\s*{_PIECE_WORDS}\b", after)
+        weak = karat in ("9", "14", "18", "22") and _WEAK_KARAT_BEFORE.search(t.text[:m.start()]) \
+            and not _STONE_AFTER.match(after) and not re.match(r"\s*(?:total|tw|ctw|each)\b", after)
+        if strong or weak:
+            t.take(m)
+            found.append(_Mention(m.start(), karat=karat, colour=colour))
+    for m in t.find_all(_GOLD_THEN_KARAT_RE):
+        t.take(m)
+        found.append(_Mention(m.start(), karat=m.group(2), colour=m.group(1)))
+    for m in t.find_all(_SHORT_GOLD_RE):
+        t.take(m)
+        found.append(_Mention(m.start(), karat=m.group(1), colour=m.group(2)))
+    for pattern, fixed in _METALS:
+        for m in t.find_all(pattern):
+            t.take(m)
+            if _PART_AFTER.match(t.text, m.end()):
+                continue
+            found.append(_Mention(m.start(), fixed=fixed, colour=None if fixed else (m.group(1) if m.groups() else None)))
+    return sorted(found, key=lambda x: x.at)
 
 
 def read_metal(t: Text) -> MetalReading:
     """The metal, karat first: '14ct yellow gold', '18 carat white', 'gold 9ct', '14k' are
-    alloys and use up their number, so no stone is ever weighed by them."""
-    has_gold = bool(re.search(r"\bgold\b", t.text))
-    for m in t.find_all(_KARAT_RE):
-        karat, unit, colour, gold = m.groups()
-        after = t.text[m.end():]
-        if unit == "k" or colour or gold or re.match(rf"\s*{_PIECE_WORDS}\b", after) \
-                or (has_gold and not _STONE_AFTER.match(after) and "." not in karat):
-            t.take(m)
-            if colour is None and not gold:
-                # '18ct ... white gold': the colour may come later in the words.
-                if c := t.find(re.compile(rf"\b{_COLOUR}\s*gold\b")):
-                    t.take(c)
-                    colour = c.group(1)
-                else:
-                    t.take_all(re.compile(r"\bgold\b"))
-            return _gold(karat, colour)
-    if m := t.find(_GOLD_THEN_KARAT_RE):
-        t.take(m)
-        return _gold(m.group(2), m.group(1))
-    if m := t.find(_SHORT_GOLD_RE):
-        t.take(m)
-        return _gold(m.group(1), m.group(2))
-    for pattern, fixed in _METALS:
-        if m := t.find(pattern):
-            t.take(m)
-            if fixed:
-                return MetalReading(fixed)
-            return _gold(None, m.group(1) if m.groups() else None)
-    return MetalReading(None, stated=False)
+    alloys and use up their number, so no stone is ever weighed by them. Mentions that
+    agree are combined ('18ct ... white gold'); when the words name different metals (an
+    old piece and the new one), the last named is shown and the note says so."""
+    mentions = _mentions(t)
+    if not mentions:
+        return MetalReading(None, stated=False)
+    fixed = [m.fixed for m in mentions if m.fixed]
+    karats = list(dict.fromkeys(m.karat for m in mentions if not m.fixed and m.karat))
+    colours = list(dict.fromkeys(_COLOURS.get(m.colour, m.colour) for m in mentions if not m.fixed and m.colour))
+    golds = [m for m in mentions if not m.fixed]
+    if not fixed and len(karats) <= 1 and len(colours) <= 1:
+        return _gold(karats[0] if karats else None, colours[0] if colours else None)
+    if len(set(fixed)) == 1 and not golds:
+        return MetalReading(fixed[0])
+    last = mentions[-1]
+    reading = MetalReading(last.fixed) if last.fixed else _gold(last.karat, last.colour)
+    named = []
+    for m in mentions:
+        label = m.fixed or " ".join(x for x in (m.karat and m.karat + "k", m.colour, "gold") if x)
+        if label not in named:
+            named.append(label)
+    note = f"You mentioned {' and '.join(named)}; we showed the last one. Change it in the materials panel."
+    return MetalReading(reading.metal, stated=False, note=" ".join(x for x in (note, reading.note) if x),
+                        karat_assumed=reading.karat_assumed)
 
 
 # ---- measurements --------------------------------------------------------------------------
@@ -201,11 +248,12 @@ _THICK_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s*(?:thick|thickness|deep|depth|
                        rf"\b(?:thickness|thick|depth)\s*(?:of|:|is|=)?\s*{_NUM}\s*mm\b")
 _BAND_WORD = r"(?:band|wedding\s+ring|ring|shank|bangle|cuff|bracelet)"
 _BAND_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:[\w']+\s+){{0,5}}?){_BAND_WORD}\b|"
-                         rf"\b{_BAND_WORD}\s*,?\s*(?:is\s+|of\s+|about\s+|around\s+)?{_NUM}\s*mm\b"
+                         rf"\b{_BAND_WORD}\s*,?\s*(?:in\s+)?(?:(?:platinum|palladium|silver|sterling|(?:yellow|white|rose)?\s*gold)\s*,?\s*)?"
+                         rf"(?:is\s+|of\s+|about\s+|around\s+)?{_NUM}\s*mm\b"
                          r"(?!\s*(?:x\b|round|oval|princess|cushion|pear|marquise|emerald|[a-z]+\s+(?:diamonds?|stones?)))")
 _CHAIN_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:cable|box|rope|curb|figaro|snake|wheat|link|thick|wide)\s+)?chain\b|"
                           rf"\bchain\s*(?:,|of|is)?\s*{_NUM}\s*mm\s*(?:wide|thick)?\b(?!\s*(?:long|length))")
-_HOOP_RE = re.compile(rf"(?<![\d.]){_NUM}\s*(mm|cm)\s+(?:(?:[a-z]+\s+){{0,2}}?)hoops?\b|\bhoops?\s*(?:,|of|about|around)?\s*{_NUM}\s*(mm|cm)\b")
+_HOOP_RE = re.compile(rf"(?<![\d.]){_NUM}\s*(mm|cm)\s+(?:(?:[a-z]+\s+){{0,2}}?)hoops?\b|\bhoops?\s*,?\s*(?:of|about|around|roughly|approx(?:imately)?|at)?\s*{_NUM}\s*(mm|cm)\b")
 _INNER_RE = re.compile(rf"\b(?:inner|inside)\s+(?:diameter|size)\s*(?:of|is|:)?\s*{_NUM}\s*mm\b|(?<![\d.]){_NUM}\s*mm\s+(?:inner|inside)\s*(?:diameter)?\b")
 
 

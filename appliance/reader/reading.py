@@ -24,11 +24,11 @@ diamond diamonds sapphire sapphires ruby rubies emerald emeralds aquamarine aqua
 morganites amethyst amethysts topaz tanzanite tanzanites garnet garnets pearl pearls moissanite
 moissanites peridot peridots opal opals tourmaline tourmalines citrine citrines
 oval princess cushion asscher radiant marquise solitaire eternity pendant necklace earrings earring
-bracelet bangle engagement wedding halo bezel prong channel pave carat carats karat
+bracelet bangle engagement wedding halo bezel prong channel pave carat carats karat budget
 """.split()
 # Real words one or two edits from a catalog word, which are never corrected.
 _KNOWN = set(VOCABULARY) | set("""
-pearly silvery sliver garner diamante golden roses rosey opaline garnets halos carol
+pearly silvery sliver garner diamante golden roses rosey opaline garnets halos carol pears ovals
 """.split())
 # Misspellings too far from the word for the edit distance, seen in shoppers' writing.
 MISSPELLINGS = {"neckless": "necklace", "necklase": "necklace", "earings": "earrings", "ear rings": "earrings",

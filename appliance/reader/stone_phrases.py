@@ -37,7 +37,7 @@ _STONE_WORDS = [
 ]
 _STONE_RE = re.compile(r"\b(" + "|".join(p for p, _ in _STONE_WORDS) + r")\b")
 _SHAPE_RE = re.compile(r"\b(round|brilliant|oval|princess|square|cushion|emerald\s*cut|asscher|radiant|pear|"
-                       r"teardrop|marquise|heart)\b")
+                       r"teardrop|marquise|heart)(?:e?s)?\b")
 _SHAPE_WORDS = {"brilliant": "round", "square": "princess", "teardrop": "pear"}
 _LAB_RE = re.compile(r"\b(lab\s*(?:grown|created|made)?|man\s*made|synthetic|cvd|hpht)\b")
 _NATURAL_RE = re.compile(r"\b(natural|mined|earth\s*mined)\b")
@@ -47,7 +47,8 @@ _COUNT_RE = re.compile(r"(?<![\d.])(?<!size )(?<!x )(\d{1,3})\s+(?!x\b|carat|ct|
                        r"(?=(?:[a-z]+\s+|\d+(?:\.\d+)?\s+(?:carats?|ct|mm)\s+){0,4}?(?:"
                        + "|".join(p for p, _ in _STONE_WORDS) + r")\b)")
 _ACCENT_RE = re.compile(r"\b(tiny|small|little|micro|mini|pave|accents?|melee|band\s+of)\b")
-ON_BAND_RE = re.compile(r"\b(?:on|along|around|down|in|across)\s+the\s+(?:band|shank)\b")
+ON_BAND_RE = re.compile(r"\b(?:on|along|around|down|in|across)\s+the\s+(?:band|shank|shoulders?)\b|\bset\s+shoulders?\b|"
+                        r"\bshoulders?\b")
 _HALO_RE = re.compile(r"\bhalo\b")
 _SIDE_RE = re.compile(r"\b(side\s+stones?|(?:on\s+)?either\s+side|(?:on\s+)?each\s+side|on\s+the\s+sides?|"
                       r"on\s+both\s+sides|flanked|flanking|sides)\b")
@@ -68,9 +69,9 @@ _COLOUR_STONES = {
     "violet": ("amethyst", "tanzanite"),
     "yellow": ("citrine", "a yellow sapphire"),
     "orange": ("citrine", "garnet"),
-    "clear": ("diamond", "moissanite"),
-    "sparkly": ("diamond", "moissanite"),
+    "teal": ("sapphire", "tourmaline"),
 }
+_PLURALS = {"ruby": "rubies", "topaz": "topazes"}
 _MONTH_STONES = {
     "january": ("garnet", None), "february": ("amethyst", None), "march": ("aquamarine", None),
     "april": ("diamond", None), "may": ("emerald", None), "june": ("pearl", "alexandrite or moonstone"),
@@ -81,9 +82,10 @@ _MONTH_STONES = {
 _MONTHS = {m[:3]: m for m in _MONTH_STONES} | {m: m for m in _MONTH_STONES}
 _COLOUR_STONE_RE = re.compile(
     r"\b(?:something|anything|a|an|the|one|some|with)\s+(?:(?:light|dark|deep|pale|bright|soft|pretty|nice|little|small|big)\s+)?"
-    r"(blue|green|red|pink|purple|violet|yellow|orange|clear|sparkly)\b(?!\s+(?:gold|sapphire|topaz|tourmaline|diamond|emerald))"
-    r"(?:\s+(?:stones?|gems?|gemstones?|centre|center|one))?|\b(blue|green|red|pink|purple|violet|yellow|orange)\s+"
-    r"(?:stones?|gems?|gemstones?)\b")
+    r"(blue|green|red|pink|purple|violet|yellow|orange|teal)\b(?!\s+(?:gold|sapphire|topaz|tourmaline|diamond|emerald))"
+    r"(?:\s+(?:gemstones?|stones?|gems?|centre|center|one)\b)?|\b(blue|green|red|pink|purple|violet|yellow|orange|teal)\s+"
+    r"(?:gemstones?|stones?|gems?)\b")
+_NEGATED_BEFORE = re.compile(r"\b(?:no|not|without|nothing|never|don'?t\s+want|hate|avoid)\s+(?:a\s+|an\s+|any\s+)?$")
 _BIRTH_RE = re.compile(r"\bbirth\s*stones?\b|\bborn\s+in\b|\bbirth\s*(?:month|day)\b")
 _MONTH_RE = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
                        r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b")
@@ -108,12 +110,17 @@ def guess_stones(text: str) -> tuple[str, list[str], set[str]]:
         text = _MONTH_RE.sub(month, text)
 
     def colour(m: re.Match) -> str:
+        if _NEGATED_BEFORE.search(text[max(0, m.start() - 24):m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))]
+                                  + (" " if m.group(1) else "")):
+            return m.group(0)
         word = m.group(1) or m.group(2)
         stone, others = _COLOUR_STONES[word]
         guessed.add(stone)
         notes.append(f"A {word} stone: we showed {stone}; it could also be {others}. Change it in the materials panel.")
-        lead = m.group(0).split()[0] if m.group(1) and m.group(0).split()[0] in ("a", "an", "the", "with", "one", "some") else ""
-        return f" {lead} {stone} "
+        words = m.group(0).split()
+        lead = words[0] if m.group(1) and words[0] in ("a", "an", "the", "with", "one", "some") else ""
+        name = (_PLURALS.get(stone, stone + "s")) if re.search(r"(?:stones|gems|gemstones)$", m.group(0)) else stone
+        return f" {lead} {name} "
     text = _COLOUR_STONE_RE.sub(colour, text)
     return re.sub(r"\s+", " ", text), notes, guessed
 
@@ -132,6 +139,8 @@ class _Group:
     total_carat: float | None = None
     origin_stated: bool = False      # 'natural', 'mined' or 'lab' was said for this group
     type_guessed: bool = False       # no stone was named; the type is the reader's choice
+    plural: bool = False             # named in the plural ('princess cut diamonds')
+    pending_total: float | None = None   # a total said with this group that belongs to the piece
 
     @property
     def sized(self) -> bool:
@@ -191,8 +200,18 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             elif (accent_noun or (accentish and accent_word)) and not any(g.role == "accent" for g in groups):
                 t.take_all(_ACCENT_RE, start, end)
                 groups.append(_Group("diamond", role="accent"))
+            elif size and size[0] == "carat" and size[2]:
+                # 'total weight about 1.5ct' said on its own: the whole piece's weight.
+                fields["_total_carat"] = size[1]
+                t.take(size[3])
+                t.take_all(_TOTAL_RE, start, end)
             elif last is not None and (size or setting or shape):
-                _apply(t, last, size, setting, shape, None)
+                target = last
+                if centre_word := t.find(_CENTRE_RE, start, end):
+                    # 'the centre one 1ct': the centre stone, even when the sides were named last.
+                    target = next((g for g in groups if g.role in ("center", None)), last)
+                    t.take(centre_word)
+                _apply(t, target, size, setting, shape, None)
             elif last is None and size and size[0] == "carat":
                 # 'about 1.5 carats, oval': a weight means a stone; the customer named none,
                 # so it is shown as a diamond and the type is marked as our guess.
@@ -204,6 +223,10 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         named_type = _stone_type(re.sub(r"\s+", " ", m.group(1)))
         stone_type = named_type or (last.type if last else "diamond")
         centre = t.find(_CENTRE_RE, start, end)
+        if named_type is None and not (size or shape or count or setting or halo or side or accentish or lab or centre):
+            # 'she is picky about stones': a stone word that says nothing about a stone.
+            t.take(m)
+            continue
         if named_type is None and last is not None and not side and not accentish and last.role in (None, "center"):
             # 'oval center stone', 'the stone bezel set': more about the stone already named.
             t.take(m)
@@ -235,12 +258,20 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         t.take_all(_ACCENT_RE, start, end)
         if halo and not size:
             role = "accent"
-        # A later, fuller mention of a stone already named ("pearl pendant, 8 mm pearl").
-        pending = next((g for g in groups if not g.sized and g.type == stone_type and g.role is None), None)
+        # A later, fuller mention of a stone already named ("pearl pendant, 8 mm pearl",
+        # "5 little sapphires ..., each sapphire 3mm").
+        pending = next((g for g in groups if not g.sized and g.type == stone_type and g.setting != "halo"
+                        and (g.role is None or (role is None and not count and g.count is not None))), None)
+        if pending is None and named_type and not size and role is None:
+            # 'about 1.5 carats, ..., round diamonds': the stone the weight was for, named at last.
+            pending = next((g for g in groups if g.type_guessed), None)
+            if pending is not None:
+                pending.type, pending.type_guessed = stone_type, False
         group = pending or _Group(stone_type)
         if not pending:
             groups.append(group)
         group.origin_stated = group.origin_stated or origin
+        group.plural = group.plural or plural
         group.role = role or group.role
         if group.role is None and setting and setting.group(1) in ("channel",):
             group.role = "accent"
@@ -276,7 +307,10 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
     if count and 1 <= int(count.group(1)) <= 400:
         group.count = int(count.group(1))
         t.take(count)
-    if size and group.length is None and group.total_carat is None:
+    if size and size[0] == "carat" and not size[2] and group.total_carat is not None and group.carat is None:
+        # '1.5ctw three stone ..., the centre one 1ct': the total was the piece's.
+        group.total_carat, group.pending_total = None, group.total_carat
+    if size and group.length is None and group.total_carat is None and group.carat is None:
         if size[0] == "carat" and size[2]:
             group.total_carat = size[1]
         elif size[0] == "carat":
@@ -288,8 +322,9 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
                     else round(length / catalog.SHAPES[group.shape].ratio, 2)
             group.length, group.width = max(length, width), min(length, width)
         t.take(size[3])
-        t.take_all(_TOTAL_RE)
-        t.take_all(_EACH_RE)
+        near = (max(0, size[3].start() - 30), size[3].end() + 30)
+        t.take_all(_TOTAL_RE, *near)
+        t.take_all(_EACH_RE, *near)
 
 
 # The largest single stone of each role a piece plausibly carries, in carats: a bigger
@@ -321,6 +356,10 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
             continue
         if family:
             g.role = "side"
+        elif g.plural and g.count is None and piece != "earrings" and style != "three_stone" \
+                and (g.carat is None or g.carat < 0.3):
+            # 'a band with princess cut diamonds', 'green stones': a line of small stones.
+            g.role = "accent"
         elif row_style or (g.count or 1) > 1 and not style == "three_stone":
             g.role = "accent" if row_style else "side"
         elif not center_taken:
@@ -343,13 +382,16 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
         for g in groups:
             if g is not center and g.type == "diamond" and not g.origin_stated:
                 g.type = "lab_diamond"
-    total = _spread_total(groups, center, piece, style, notes)
+    if style == "three_stone" and center and not any(g.role == "side" for g in groups) and "side" not in excluded:
+        groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
+    piece_total = fields.pop("_total_carat", None) or next((g.pending_total for g in groups if g.pending_total), None)
+    total, spread = _spread_total(groups, center, piece, style, notes, piece_total)
     for g in groups:
         if g.carat and g.length is None and not catalog.STONE_TYPES[g.type].by_piece:
             g.length, g.width = catalog.stone_size_for_carat(g.type, g.shape, g.carat)
         elif g.carat and g.length is None:
             g.length = g.width = 7.0
-    guessed: set[int] = {id(g) for g in groups if g.type_guessed}
+    guessed: set[int] = {id(g) for g in groups if g.type_guessed} | spread
     if any(g.type_guessed for g in groups):
         notes.append("No stone named; showing a natural diamond. Change it in the materials panel.")
     if center and not center.sized and center.carat is None:
@@ -366,8 +408,6 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
                 g.length = g.width = 3.0
                 g.count = g.count or 1
                 guessed.add(id(g))
-    if style == "three_stone" and center and not any(g.role == "side" for g in groups) and "side" not in excluded:
-        groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
     # Stones set in the band need a wall either side: an unstated band width follows them.
     band_stones = [g.length for g in groups if g.role == "accent" and g.setting != "halo" and g.length]
     if piece == "ring" and band_stones and "band_width_mm" not in fields:
@@ -375,7 +415,8 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
     order = {"center": 0, "side": 1, "accent": 2}
     ordered = sorted(groups, key=lambda g: order[g.role])
     guessed |= {id(g) for g in ordered if g.length is None and g.total_carat is None}
-    out = [_stone_group(g, center, fields, style) for g in ordered]
+    lines = sum(1 for g in ordered if g.role == "accent" and g.setting != "halo" and not g.count)
+    out = [_stone_group(g, center, fields, style, max(1, lines)) for g in ordered]
     return StoneReading(out, {i for i, g in enumerate(ordered) if id(g) in guessed}, total)
 
 
@@ -400,46 +441,72 @@ def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]
     return kept
 
 
+def _known_carat(g: _Group) -> float | None:
+    """The weight of a group already sized by the words (None while open)."""
+    if catalog.STONE_TYPES[g.type].by_piece:
+        return 0.0
+    count = g.count or (2 if g.role == "side" else 1)
+    if g.carat:
+        return g.carat * count
+    if g.length is not None:
+        return catalog.stone_carat(g.type, g.shape, g.length, g.width or g.length) * count
+    return None
+
+
+# How a piece's total weight usually divides between the stones left open (centre, side
+# stones, small stones), by which of them are open.
+_SHARES = {
+    (True, True, True): (0.5, 0.3, 0.2), (True, True, False): (0.5, 0.5, 0.0),
+    (True, False, True): (0.75, 0.0, 0.25), (True, False, False): (1.0, 0.0, 0.0),
+    (False, True, True): (0.0, 0.6, 0.4), (False, True, False): (0.0, 1.0, 0.0),
+    (False, False, True): (0.0, 0.0, 1.0),
+}
+
+
 def _spread_total(groups: list[_Group], center: _Group | None, piece: str, style: str | None,
-                  notes: list[str]) -> float | None:
+                  notes: list[str], piece_total: float | None) -> tuple[float | None, set[int]]:
     """A total weight said for the piece ('1.25ctw three stone', '0.5ctw studs') spread
-    over its stones by the usual proportions; one said for a line of accents stays theirs."""
-    carrier = next((g for g in groups if g.total_carat and (g.role in ("center", "side") or g is center)), None)
-    if carrier is None:
-        return next((g.total_carat for g in groups if g.total_carat), None)
-    total = carrier.total_carat
-    carrier.total_carat = None
-    sides = [g for g in groups if g.role == "side" and not g.sized]
-    accents = [g for g in groups if g.role == "accent" and not g.sized]
-    if piece == "earrings" and carrier is center:
-        # A pair: each earring carries half.
-        center.carat = total / 2 / (center.count or 1)
-        notes.append(f"{total:g} ct total weight for the pair: {center.carat:.2f} ct in each earring.")
-        return total
-    if carrier is not center:
-        carrier.carat = total / (carrier.count or (2 if carrier.role == "side" else 1))
-        return total
-    if style == "three_stone" or sides:
-        center.carat = total / 2
-        for g in sides or []:
-            g.carat = total / 4 / ((g.count or 2) / 2)
-        if not sides:
-            groups.append(_Group(center.type, role="side", shape=center.shape, count=2, carat=total / 4))
-        notes.append(f"{total:g} ct total weight: about {total / 2:.2f} ct in the centre and {total / 4:.2f} ct "
-                     "in each side stone; the jeweler will confirm.")
-        return total
-    if accents:
-        center.carat = total * 0.75
-        for g in accents:
-            g.total_carat = total * 0.25 / len(accents)
-        notes.append(f"{total:g} ct total weight: about {total * 0.75:.2f} ct in the centre and the rest in the "
-                     "small stones; the jeweler will confirm.")
-        return total
-    center.carat = total / (center.count or 1)
-    return total
+    over the stones the words left unsized, by the usual proportions; stones the customer
+    sized keep their size. A total said for one line of accents stays theirs. Returns the
+    total and the groups whose size was shared out (a guess the studio marks)."""
+    carrier = next((g for g in groups if g.total_carat and (g.role in ("center", "side") or g is center
+                                                            or piece_total is not None)), None)
+    total = piece_total
+    if carrier is not None:
+        total = carrier.total_carat if total is None else total
+        carrier.total_carat = None
+    if total is None:
+        return next((g.total_carat for g in groups if g.total_carat), None), set()
+    pair = piece == "earrings"
+    each_piece = total / 2 if pair else total
+    open_groups = [g for g in groups if _known_carat(g) is None and not g.total_carat]
+    known = sum(_known_carat(g) or 0 for g in groups if g not in open_groups)
+    remaining = each_piece - known
+    if not open_groups or remaining <= 0.005:
+        if abs(known - each_piece) > 0.2 * each_piece:
+            notes.append(f"The stones you described weigh about {known * (2 if pair else 1):.2f} ct, not the "
+                         f"{total:g} ct total you gave; the jeweler will confirm.")
+        return total, set()
+    centre_open = center in open_groups
+    sides = [g for g in open_groups if g.role == "side"]
+    accents = [g for g in open_groups if g.role == "accent"]
+    shares = _SHARES[(centre_open, bool(sides), bool(accents))]
+    if centre_open:
+        center.carat = remaining * shares[0] / (center.count or 1)
+    for g in sides:
+        g.carat = remaining * shares[1] / len(sides) / (g.count or 2)
+    for g in accents:
+        g.total_carat = remaining * shares[2] / len(accents)
+    spread = {id(g) for g in open_groups}
+    if pair:
+        notes.append(f"{total:g} ct total weight for the pair: {each_piece:.2f} ct in each earring.")
+    elif len(open_groups) > 1 or known:
+        notes.append(f"{total:g} ct total weight: we shared it between the stones the usual way; "
+                     "the jeweler will confirm the exact sizes.")
+    return total, spread if len(open_groups) > 1 or known else set()
 
 
-def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | None) -> StoneGroup:
+def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | None, lines: int = 1) -> StoneGroup:
     piece = fields["piece_type"]
     if g.role == "side" and g.length is None and not g.carat:
         base = center.width if center and center.width else 6.5
@@ -453,28 +520,31 @@ def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | No
                        count=g.count or (2 if g.role == "side" else 1), setting=setting)
     if g.role != "accent" or g.count and not g.total_carat:
         return group
+    # Lines of accents in one row ('alternating tanzanite and diamond') share its places.
+    share = lines if g.setting != "halo" else 1
     if g.total_carat:
         # The size that gives the stated total at the count the piece holds.
         for _ in range(30):
-            n = g.count or _accent_count(group, center, fields, style)
-            d = (g.total_carat / n / catalog.stone_carat(g.type, "round", 1.0, 1.0)) ** (1 / 3)
+            n = g.count or _accent_count(group, center, fields, style, share)
+            d = (g.total_carat / n / catalog.stone_carat(g.type, g.shape, 1.0, 1.0)) ** (1 / 3)
             group = group.model_copy(update={"length_mm": round(max(d, 0.8), 2), "width_mm": round(max(d, 0.8), 2)})
-    return group.model_copy(update={"count": g.count or _accent_count(group, center, fields, style)})
+    return group.model_copy(update={"count": g.count or _accent_count(group, center, fields, style, share)})
 
 
-def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style: str | None) -> int:
+def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style: str | None, share: int = 1) -> int:
+    """How many accents of this size the piece holds; `share` lines alternate in one row."""
     d = group.length_mm
     piece = fields["piece_type"]
     if group.setting == "halo" and center is not None and center.length:
         return halo_count(StoneGroup(length_mm=center.length, width_mm=center.width or center.length,
                                      shape=center.shape, type=center.type), d)
     if piece == "ring":
-        return band_accent_count(fields.get("ring_size", 7.0), d, style == "eternity",
-                                 fields.get("band_width_mm", 2.0))
+        return max(1, band_accent_count(fields.get("ring_size", 7.0), d, style == "eternity",
+                                        fields.get("band_width_mm", 2.0)) // share)
     if piece == "bracelet":
-        return max(1, int(fields.get("bracelet_length_mm", 180) // (d + 0.3)))
+        return max(1, int(fields.get("bracelet_length_mm", 180) // (d + 0.3) // share))
     if piece == "necklace" and style == "riviera":
-        return max(1, int(fields.get("chain_length_mm", 450) // (d + 0.4)))
+        return max(1, int(fields.get("chain_length_mm", 450) // (d + 0.4) // share))
     if piece == "earrings" and style == "hoop":
         return max(1, int(math.pi * (fields.get("hoop_diameter_mm") or 15) / 2 // (d + 0.3)))
     return 12

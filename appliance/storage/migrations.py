@@ -151,6 +151,10 @@ ALTER TABLE jobs ADD COLUMN reference_id TEXT REFERENCES uploads(id);
 ALTER TABLE jobs ADD COLUMN mask_id TEXT REFERENCES uploads(id);
 ALTER TABLE jobs ADD COLUMN preview_path TEXT;
 """),
+    (3, "what the reader understood from the words, and the design details it could not hold", """
+ALTER TABLE designs ADD COLUMN facts_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE designs ADD COLUMN details_json TEXT NOT NULL DEFAULT '[]';
+"""),
 ]
 
 _CREATE_RECORD = """

@@ -96,8 +96,9 @@ PING = "SELECT 1"
 # ---------------------------------------------------------------- designs and images
 
 INSERT_DESIGN = """
-INSERT INTO designs (id, description, piece_type, spec_json, notes_json, unplaced_json, created_at, updated_at)
-VALUES (:id, :description, :piece_type, :spec_json, :notes_json, :unplaced_json, :now, :now)
+INSERT INTO designs (id, description, piece_type, spec_json, notes_json, unplaced_json, facts_json, details_json,
+                     created_at, updated_at)
+VALUES (:id, :description, :piece_type, :spec_json, :notes_json, :unplaced_json, :facts_json, :details_json, :now, :now)
 """
 GET_DESIGN = "SELECT * FROM designs WHERE id = :id"
 UPDATE_DESIGN_SPEC = "UPDATE designs SET spec_json = :spec_json, updated_at = :now WHERE id = :id"

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from appliance.errors import Invalid, NotFound
 from appliance.jewelry.specs import Spec, field_errors
 from appliance.reader.descriptions import parse_description
+from appliance.reader.facts import Fact, current_facts
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 
@@ -35,6 +36,13 @@ class Design:
     unplaced: list[str]
     selected_image_id: str | None
     created_at: str
+    facts: list[dict] = field(default_factory=list)     # what the reader understood, as read
+    details: list[str] = field(default_factory=list)    # design words the spec cannot hold
+
+    def understood(self) -> list[Fact]:
+        """What the reader understood, brought up to the current spec (a fact the
+        customer changed since is shown as their choice)."""
+        return current_facts(self.spec, self.facts)
 
 
 @dataclass
@@ -85,8 +93,9 @@ def create_design(store: Store, description: str, piece_type: str | None = None)
     except ValidationError as exc:
         err = field_errors(exc)[0]
         raise Invalid(err["field"], err["message"]) from None
-    nothing_placed = (not parsed.spec.stones and any("No metal" in n for n in parsed.notes)
-                      and any("No piece type" in n for n in parsed.notes))
+    sources = {f.field: f.source for f in parsed.facts}
+    nothing_placed = not parsed.spec.stones and not parsed.details and \
+        sources.get("metal") == "default" and sources.get("piece_type") == "default"
     if nothing_placed and not piece_type:
         raise Invalid("description", "We could not find a piece of jewelry in that. Name the piece "
                       "(ring, pendant, earrings, bracelet or necklace) and the metal or stones you like.")
@@ -96,6 +105,7 @@ def create_design(store: Store, description: str, piece_type: str | None = None)
             "id": design_id, "description": text, "piece_type": piece_type,
             "spec_json": parsed.spec.model_dump_json(), "notes_json": json.dumps(parsed.notes),
             "unplaced_json": json.dumps(parsed.unplaced), "now": now(),
+            "facts_json": json.dumps([f.as_dict() for f in parsed.facts]), "details_json": json.dumps(parsed.details),
         })
     return get_design(store, design_id)
 
@@ -109,7 +119,7 @@ def get_design(store: Store, design_id: str) -> Design:
         id=row["id"], description=row["description"], piece_type=row["piece_type"],
         spec=Spec.model_validate_json(row["spec_json"]), notes=json.loads(row["notes_json"]),
         unplaced=json.loads(row["unplaced_json"]), selected_image_id=row["selected_image_id"],
-        created_at=row["created_at"],
+        created_at=row["created_at"], facts=json.loads(row["facts_json"]), details=json.loads(row["details_json"]),
     )
 
 

@@ -59,7 +59,8 @@ def score(case: dict) -> list[tuple[str, str, str]]:
             verdict = "wrong"
         out.append((key, verdict, f"{got!r} for {expected!r}"))
     if "total_carat" in case:
-        total = sum(g.carat_total for g in spec.stones)
+        # The spec holds one earring's stones; a total for earrings is the pair's.
+        total = sum(g.carat_total for g in spec.stones) * (2 if spec.piece_type == "earrings" else 1)
         ok = total == pytest.approx(case["total_carat"], rel=0.1)
         out.append(("total_carat", "right" if ok else ("missed" if not spec.stones else "wrong"), f"{total:.2f}"))
     if "stones" not in case:
