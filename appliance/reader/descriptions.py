@@ -45,7 +45,7 @@ something anything kind sort type kinda sorta lovely gorgeous stunning special p
 present surprise years year old new one ones quite bit little lot lots much more most so too not no
 but if then than what which who where when how do does did get got make making made hi hello thanks thank
 you your yours us am im i'm i'd id we're looking want wanted wanting need needs needed go going
-few couple several born
+few couple several born wears wear wearing
 """.split())
 
 _PIECES = [
@@ -114,6 +114,8 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
         sources["budget"] = ("stated", "")
     excluded = measures.read_exclusions(t)
     details = measures.read_details(t)
+    if "half eternity" in details:
+        fields["_band_line"] = True
     metal = measures.read_metal(t)
     _read_size(t, fields)
     on_band = [m.span() for m in ON_BAND_RE.finditer(t.text)]
@@ -190,8 +192,11 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
         # A combination the reader produced but the spec refuses: keep what is certain
         # and let the customer adjust the rest in the materials panel.
         notes.append("Some details could not be combined; please check the materials panel.")
-        spec = Spec(piece_type=fields["piece_type"], metal=fields["metal"], stones=fields["stones"],
-                    budget=fields.get("budget"))
+        try:
+            spec = Spec(piece_type=fields["piece_type"], metal=fields["metal"], stones=fields["stones"],
+                        budget=fields.get("budget"))
+        except ValueError:
+            spec = Spec(piece_type=fields["piece_type"], metal=fields["metal"], budget=fields.get("budget"))
     facts = understood(spec, sources, guessed_types, stones.guessed_sizes)
     return ParsedDescription(spec=spec, notes=notes, unplaced=t.unplaced(_STOPWORDS), facts=facts, details=details)
 
@@ -218,9 +223,9 @@ def _choose_metal(metal: measures.MetalReading, excluded: measures.Exclusions, n
         if metal.stated:
             sources["metal"] = ("stated", "")
         elif metal.karat_assumed:
-            sources["metal"] = ("default", metal.note or "")
+            sources["metal"] = ("default", "karat not given")
         else:
-            sources["metal"] = ("guessed", metal.note or "")
+            sources["metal"] = ("guessed", "colour not given" if "colour" in (metal.note or "") else "you named more than one")
         return metal.metal
     choice = next(m for m in _DEFAULT_METALS if not excluded.excludes_metal(m))
     label = catalog.METALS[choice].label

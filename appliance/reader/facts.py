@@ -11,8 +11,7 @@ from dataclasses import asdict, dataclass
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
 
-SOURCES = {"stated": "from your words", "guessed": "our guess", "default": "standard, not from your words",
-           "changed": "your choice"}
+SOURCES = {"stated": "from your words", "guessed": "our guess", "default": "standard", "changed": "your choice"}
 
 
 @dataclass
@@ -31,7 +30,8 @@ def value_of(spec: Spec, field: str) -> str | None:
     """The words for one fact of a spec ('14k rose gold', 'US 6', '1.50 ct oval ...'),
     or None when the spec has no such fact (a ring size on a pendant)."""
     if field == "piece_type":
-        return f"{catalog.PIECE_TYPES[spec.piece_type]}, {catalog.STYLES[spec.piece_type][spec.effective_style]}"
+        piece = catalog.PIECE_TYPES[spec.piece_type]
+        return f"{piece}, {catalog.STYLES[spec.piece_type][spec.style]}" if spec.style else piece
     if field == "metal":
         return catalog.METALS[spec.metal].label
     if field == "ring_size":
@@ -47,6 +47,9 @@ def value_of(spec: Spec, field: str) -> str | None:
     return None
 
 
+_DEFAULT_WHY = {"band_width_mm": "the usual width", "band_thickness_mm": "the usual thickness",
+                "chain_length_mm": "the usual length", "bracelet_length_mm": "the usual length",
+                "hoop_diameter_mm": "the usual size"}
 _LABELS = {"piece_type": "Piece", "metal": "Metal", "ring_size": "Ring size", "band_width_mm": "Band width",
            "band_thickness_mm": "Thickness", "hoop_diameter_mm": "Hoop diameter", "chain_length_mm": "Chain length",
            "bracelet_length_mm": "Length", "budget": "Budget"}
@@ -69,14 +72,14 @@ def understood(spec: Spec, sources: dict[str, tuple[str, str]], guessed_types: s
         value = value_of(spec, name)
         if value is None:
             continue
-        source, why = sources.get(name, ("default", "not in your words"))
+        source, why = sources.get(name, ("default", _DEFAULT_WHY.get(name, "")))
         facts.append(Fact(name, _LABELS[name], value, source, why))
     for i, group in enumerate(spec.stones):
         label = catalog.STONE_ROLES[group.role].capitalize()
         if group.type in guessed_types:
-            source, why = "guessed", "from the colour or month you gave"
+            source, why = "guessed", "from the colour or month"
         elif i in guessed_sizes:
-            source, why = "guessed", "we chose what your words did not say"
+            source, why = "guessed", "not all of it was said"
         else:
             source, why = "stated", ""
         facts.append(Fact(f"stones-{i}", label, group.describe(), source, why))

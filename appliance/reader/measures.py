@@ -24,7 +24,7 @@ _LIMIT_WORD = r"(?:under|below|less\s+than|no\s+more\s+than|not\s+more\s+than|up
 _BUDGET_RE = re.compile(
     rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
     rf"|(?:{_LIMIT_WORD}\s+))?"
-    r"(?P<cur>[$£€])?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
+    r"(?P<cur>[$£€]|(?:usd|aud|cad|nzd|gbp|eur)\s)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
     r"(?P<cur2>dollars|usd|bucks|eur|euros|pounds|gbp|aud|cad|quid)?\b")
 _NOT_MONEY_AFTER = re.compile(r"\s*(?:mm|cm|ct|cts|carats?|inch|x\b|tw|ctw|yellow|white|rose|pink|red|gold|years?|"
                               r"stones?|diamonds?|k\s+(?:yellow|white|rose|gold))")
@@ -81,8 +81,12 @@ _EXCLUSIONS = [
     (r"\bplatinum\b", "platinum"),
     (r"\b(?:silver|sterling)\b", "sterling"),
     (r"\b(?:too\s+)?(?:big|large|flashy|huge|chunky|heavy|bulky|thick|sparkly|blingy)\b", "big"),
+    (r"\bhalo\b", "halo"),
     (r"\b(?:pendant|charm|chain|necklace|earrings?|bracelet|ring)s?\b", "piece"),
 ]
+_TAKEN_BACK_RE = re.compile(r"([^,.;!?]{3,60})\?\s*(?:no|nope|actually\s+no|on\s+second\s+thought(?:s)?)\b[,.!]?")
+# A plain band has no stones set in it (a halo or a centre stone may still sit on top).
+_PLAIN_BAND_RE = re.compile(r"\b(?:plain|simple|bare|clean)\s+(?:metal\s+)?(?:band|shank)\b")
 # '..., platinum's out of my budget', 'white gold is too expensive': a metal ruled out.
 _RULED_OUT_RE = re.compile(r"\b(platinum|palladium|white\s+gold|yellow\s+gold|rose\s+gold|gold|silver|sterling)"
                            r"(?:'s|\s+is|\s+was)?\s+(?:(?:way|a\s+bit|just|probably)\s+)?"
@@ -122,6 +126,16 @@ def read_exclusions(t: Text) -> Exclusions:
             out.concepts |= found
             out.phrases.append(m.group(0).strip())
             t.take(m)
+    for m in t.find_all(_TAKEN_BACK_RE):
+        # 'three rows of micro pave? no, keep it simple': the customer took it back.
+        for pattern, concept in _EXCLUSIONS:
+            if re.search(pattern, m.group(1)):
+                out.concepts.add(concept)
+        out.phrases.append(m.group(0).strip())
+        t.take(m)
+    for m in t.find_all(_PLAIN_BAND_RE):
+        out.concepts.add("accent")
+        t.take(m)
     for m in t.find_all(_RULED_OUT_RE):
         word = re.sub(r"\s+", "_", m.group(1)).replace("silver", "sterling")
         out.concepts.add(word)
@@ -133,7 +147,8 @@ def read_exclusions(t: Text) -> Exclusions:
 # ---- metal ---------------------------------------------------------------------------------
 
 _KARAT_RE = re.compile(rf"(?<![\d.$])(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b(?:\s*{_COLOUR}\b)?(?:\s*(gold))?")
-_GOLD_THEN_KARAT_RE = re.compile(rf"\b{_COLOUR}?\s*gold\s*,?\s*(?:in\s+)?(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b")
+_GOLD_THEN_KARAT_RE = re.compile(rf"\b{_COLOUR}?\s*gold\s*,?\s*(?:in\s+)?(?:(9|10|14|18|22|24)\s*(k)|(9|14|18|22)\s*(ct|cts|carats?))\b"
+                                 r"(?!\s*(?:tw|ctw|total|of\b|each|in\s+total|diamonds?|stones?|gems?|round|oval|lab|natural))")
 _SHORT_GOLD_RE = re.compile(r"\b(9|10|14|18)\s*(yg|wg|rg)\b")
 _METALS = [
     (re.compile(rf"\b{_COLOUR}\s*gold\b"), None),
@@ -158,12 +173,18 @@ class MetalReading:
 @dataclass
 class _Mention:
     at: int
+    other_piece: bool = False  # said of another piece ('her engagement ring is platinum')
     fixed: str | None = None   # platinum, palladium, sterling
     karat: str | None = None
     colour: str | None = None
 
 
 # A metal named for a part of the piece ('white gold prongs') is a two-tone detail, not the metal.
+# Words that show a metal is told of another piece: the old one, hers already, one to match.
+_OTHER_PIECE = re.compile(r"\b(?:old|existing|current|other|previous|original|grandmother'?s?|grandma'?s?|mum'?s|mom'?s|"
+                          r"keep|kept|match(?:es|ing)?|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|"
+                          r"engagement\s+ring\s+is|was|used\s+to)\b")
+_CLAUSE_BOUND = re.compile(r"[,.;!?()]|\band\b|\bbut\b|\bso\b|\bbecause\b")
 _PART_AFTER = re.compile(r"\s*(?:prongs?|claws?|head|heads|basket|tips?|accents?)\b")
 _WEAK_KARAT_BEFORE = re.compile(r"(?:\bgold|\bin|\bset\s+in|,)\s*$")
 
@@ -200,7 +221,7 @@ def _mentions(t: Text) -> list[_Mention]:
             found.append(_Mention(m.start(), karat=karat, colour=colour))
     for m in t.find_all(_GOLD_THEN_KARAT_RE):
         t.take(m)
-        found.append(_Mention(m.start(), karat=m.group(2), colour=m.group(1)))
+        found.append(_Mention(m.start(), karat=m.group(2) or m.group(4), colour=m.group(1)))
     for m in t.find_all(_SHORT_GOLD_RE):
         t.take(m)
         found.append(_Mention(m.start(), karat=m.group(1), colour=m.group(2)))
@@ -210,6 +231,11 @@ def _mentions(t: Text) -> list[_Mention]:
             if _PART_AFTER.match(t.text, m.end()):
                 continue
             found.append(_Mention(m.start(), fixed=fixed, colour=None if fixed else (m.group(1) if m.groups() else None)))
+    bounds = [0] + [m.end() for m in _CLAUSE_BOUND.finditer(t.text)] + [len(t.text)]
+    for mention in found:
+        start = max(b for b in bounds if b <= mention.at)
+        end = min((b for b in bounds if b > mention.at), default=len(t.text))
+        mention.other_piece = bool(_OTHER_PIECE.search(t.text[start:end]))
     return sorted(found, key=lambda x: x.at)
 
 
@@ -221,6 +247,9 @@ def read_metal(t: Text) -> MetalReading:
     mentions = _mentions(t)
     if not mentions:
         return MetalReading(None, stated=False)
+    wanted = [m for m in mentions if not m.other_piece]
+    if wanted and len(wanted) < len(mentions):
+        mentions = wanted
     fixed = [m.fixed for m in mentions if m.fixed]
     karats = list(dict.fromkeys(m.karat for m in mentions if not m.fixed and m.karat))
     colours = list(dict.fromkeys(_COLOURS.get(m.colour, m.colour) for m in mentions if not m.fixed and m.colour))
@@ -254,7 +283,16 @@ _BAND_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:[\w']+\s+){{0,5}}?){_B
 _CHAIN_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:cable|box|rope|curb|figaro|snake|wheat|link|thick|wide)\s+)?chain\b|"
                           rf"\bchain\s*(?:,|of|is)?\s*{_NUM}\s*mm\s*(?:wide|thick)?\b(?!\s*(?:long|length))")
 _HOOP_RE = re.compile(rf"(?<![\d.]){_NUM}\s*(mm|cm)\s+(?:(?:[a-z]+\s+){{0,2}}?)hoops?\b|\bhoops?\s*,?\s*(?:of|about|around|roughly|approx(?:imately)?|at)?\s*{_NUM}\s*(mm|cm)\b")
+_DIAMETER_RE = re.compile(rf"(?<![\d.]){_NUM}\s*(mm|cm)\s+(?:diameter|across|wide|round)\b|\bdiameter\s*(?:of|is|:)?\s*{_NUM}\s*(mm|cm)\b")
 _INNER_RE = re.compile(rf"\b(?:inner|inside)\s+(?:diameter|size)\s*(?:of|is|:)?\s*{_NUM}\s*mm\b|(?<![\d.]){_NUM}\s*mm\s+(?:inner|inside)\s*(?:diameter)?\b")
+
+
+def _number_span(m) -> tuple[int, int]:
+    """The span of a measure's number and unit only, leaving the word it qualifies
+    ('hoops', 'chain') for the rules that read pieces and styles."""
+    index = next(i for i, g in enumerate(m.groups(), 1) if g and re.fullmatch(r"\d+(?:\.\d+)?", g))
+    unit = re.compile(r"\s*(?:mm|cm)").match(m.string, m.end(index))
+    return m.start(index), unit.end() if unit else m.end(index)
 
 
 def _number(m) -> float:
@@ -266,21 +304,22 @@ def read_measurements(t: Text, piece: str) -> dict:
     each from the word its number stands next to ('8mm wide and 2.2mm thick', '1.5mm
     chain', '25mm hoops'); a bare millimetre figure is left for the stones."""
     fields: dict = {}
-    if m := t.find(_HOOP_RE):
+    if m := t.find(_HOOP_RE) or (piece == "earrings" and re.search(r"\bhoops?|huggies\b", t.text)
+                                   and t.find(_DIAMETER_RE)):
         value = _number(m) * (10 if "cm" in m.group(0) else 1)
         if piece == "earrings" and 8 <= value <= 80:
             fields["hoop_diameter_mm"] = value
-            t.take(m)
+            t.take(_number_span(m))
     if m := t.find(_CHAIN_MM_RE):
         value = _number(m)
         if piece in ("pendant", "necklace", "bracelet") and 0.8 <= value <= 12:
             fields["band_width_mm"] = max(1.0, value)
-            t.take(m)
+            t.take(_number_span(m))
     if m := t.find(_INNER_RE):
         value = _number(m)
         if piece == "bracelet" and 45 <= value <= 76:
             fields["bracelet_length_mm"] = round(math.pi * value)
-            t.take(m)
+            t.take(_number_span(m))
     if m := t.find(_WIDE_RE):
         value = _number(m)
         if 1 <= value <= 12:

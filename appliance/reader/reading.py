@@ -28,7 +28,7 @@ bracelet bangle engagement wedding halo bezel prong channel pave carat carats ka
 """.split()
 # Real words one or two edits from a catalog word, which are never corrected.
 _KNOWN = set(VOCABULARY) | set("""
-pearly silvery sliver garner diamante golden roses rosey opaline garnets halos carol pears ovals
+pear pears tear pearly silvery sliver garner diamante golden roses rosey opaline garnets halos carol ovals
 """.split())
 # Misspellings too far from the word for the edit distance, seen in shoppers' writing.
 MISSPELLINGS = {"neckless": "necklace", "necklase": "necklace", "earings": "earrings", "ear rings": "earrings",
@@ -60,7 +60,7 @@ def _fractions(t: str) -> str:
     t = re.sub(r"\b(?:a\s+|1\s+)?(half|quarter|third)(?:\s+of)?(?:\s+an?)?(?=\s*(?:carat|ct)\b)",
                lambda m: f"{_FRACTION_WORDS[m[1]]:.2g}", t)
     t = re.sub(r"\b(?:a|an)\s+(?=(?:carat|ct)\b)", "1 ", t)
-    t = re.sub(r"\b(\d+)\s+(\d)/(\d)\b", lambda m: f"{int(m[1]) + int(m[2]) / int(m[3]):.3g}", t)
+    t = re.sub(r"\b(\d+)\s+(\d)/([1-9])\b", lambda m: f"{int(m[1]) + int(m[2]) / int(m[3]):.3g}", t)
     t = re.sub(r"(?<![\d/])(\d)/(\d{1,2})(?![\d/])",
                lambda m: f"{int(m[1]) / int(m[2]):.2g}" if int(m[2]) else m[0], t)
     return t
@@ -81,12 +81,14 @@ def normalise(text: str) -> str:
     t = _number_words(t)
     t = re.sub(r"(?<=\d)\s*(?:kt|kr|karats?)\b", "k", t)
     t = _fractions(t)
+    t = re.sub(r"\b(size\s+(?:uk\s+)?[d-z])\s+and\s+a\s+half\b", r"\1 0.5", t)
     t = re.sub(r"(?<=\d)\s*(ctw|ct|cts|carats?|mm|cm|k|in|inch|tw)\b", r" \1", t)
     t = re.sub(r"(?<=\d) in\b(?!\s+(?:a|an|the|white|yellow|rose|gold|platinum|silver|sterling|\d))", " inch", t)
     # Dimensions: '7x5', '8 x 6 mm', '9 by 7mm' -> '7 x 5 mm' (never a count 'x' carats).
     t = re.sub(rf"(?<![\d.])({_NUMBER})\s*(?:x|by|\*)\s*({_NUMBER})(?:\s*mm\b)?(?!\s*(?:ct|carat|k\b|inch|cm|\.\d))",
                r"\1 x \2 mm", t)
-    t = re.sub(r"(?<=[a-z])[-:/](?=[a-z ])|(?<=\s)-(?=\s)|-", " ", t)
+    t = re.sub(r"\s[-–—]+\s|(?<=[a-z])\s*:\s", ", ", t)      # 'earrings - pear ...', 'pendant: ...'
+    t = re.sub(r"(?<=[a-z])[-:/](?=[a-z ])|-", " ", t)
     return re.sub(r"\s+", " ", t)
 
 
@@ -100,12 +102,13 @@ def correct_spelling(text: str) -> tuple[str, list[tuple[str, str]]]:
         if word in MISSPELLINGS:
             corrections.append((word, MISSPELLINGS[word]))
             return MISSPELLINGS[word]
-        if len(word) < 5 or word in _KNOWN:
+        if len(word) < 4 or word in _KNOWN:
             return word
         limit = 1 if len(word) <= 6 else 2
+        # A four-letter word is only read as a five-letter one it lacks a letter of ('whte').
         best, distance = None, limit + 1
         for candidate in VOCABULARY:
-            if abs(len(candidate) - len(word)) > limit:
+            if abs(len(candidate) - len(word)) > limit or (len(word) == 4 and len(candidate) != 5):
                 continue
             d = DamerauLevenshtein.distance(word, candidate, score_cutoff=limit)
             if d < distance:

@@ -33,7 +33,7 @@ _STONE_WORDS = [
     (r"citrines?", "citrine"),
     (r"pearls?", "pearl"),
     (r"diamonds?|baguettes?", "diamond"),
-    (r"(?:stones?|gems?|gemstones?)", None),
+    (r"(?:stones?|gems?|gemstones?|rounds|ovals|pears|cushions|marquises)", None),
 ]
 _STONE_RE = re.compile(r"\b(" + "|".join(p for p, _ in _STONE_WORDS) + r")\b")
 _SHAPE_RE = re.compile(r"\b(round|brilliant|oval|princess|square|cushion|emerald\s*cut|asscher|radiant|pear|"
@@ -41,15 +41,22 @@ _SHAPE_RE = re.compile(r"\b(round|brilliant|oval|princess|square|cushion|emerald
 _SHAPE_WORDS = {"brilliant": "round", "square": "princess", "teardrop": "pear"}
 _LAB_RE = re.compile(r"\b(lab\s*(?:grown|created|made)?|man\s*made|synthetic|cvd|hpht)\b")
 _NATURAL_RE = re.compile(r"\b(natural|mined|earth\s*mined)\b")
-_CARAT_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:carats?|cts?\b|ct\b|ctw\b|tw\b)")
+# A weight: '1.5 ct', '2 carats', '0.5ctw'; or a bare figure under 0.8 said 'each' ('about
+# 0.10 each'), which can only be carats (no stone is set under 0.8 mm).
+_CARAT_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:carats?|cts?\b|ct\b|ctw\b|tw\b)|(?<![\d.])(0?\.[1-7]\d*)\s+each\b")
 _MM_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:x\s*(\d+(?:\.\d+)?)\s*)?mm\b")
+# A count: a number before the stones it counts, with only words that describe them between
+# ('5 round sapphires', 'three 0.5 carat diamonds', '20 tiny lab grown diamonds').
+_DESCRIBING = (r"(?:small|smaller|tiny|little|larger|bigger|matching|identical|round|oval|princess|cushion|pear|"
+               r"marquise|emerald|asscher|radiant|heart|baguette|brilliant|square|cut|shaped|lab|grown|created|natural|"
+               r"mined|blue|pink|green|red|white|yellow|purple|deep|light|pale|dark|side|accent|pave|channel|set|"
+               r"prong|bezel|equal|same|sized|size|carat|carats|ct|mm|x|of|the|each|\d+(?:\.\d+)?)")
 _COUNT_RE = re.compile(r"(?<![\d.])(?<!size )(?<!x )(\d{1,3})\s+(?!x\b|carat|ct|mm|k\b|prong|inch|cm|tw)"
-                       r"(?=(?:[a-z]+\s+|\d+(?:\.\d+)?\s+(?:carats?|ct|mm)\s+){0,4}?(?:"
-                       + "|".join(p for p, _ in _STONE_WORDS) + r")\b)")
+                       rf"(?=(?:{_DESCRIBING}\s+){{0,5}}?(?:" + "|".join(p for p, _ in _STONE_WORDS) + r")\b)")
 _ACCENT_RE = re.compile(r"\b(tiny|small|little|micro|mini|pave|accents?|melee|band\s+of)\b")
 ON_BAND_RE = re.compile(r"\b(?:on|along|around|down|in|across)\s+the\s+(?:band|shank|shoulders?)\b|\bset\s+shoulders?\b|"
                         r"\bshoulders?\b")
-_HALO_RE = re.compile(r"\bhalo\b")
+_HALO_RE = re.compile(r"\bhalo\b|\b(?:surrounded|ringed|encircled|framed|circled)\s+(?:by|with)\b")
 _SIDE_RE = re.compile(r"\b(side\s+stones?|(?:on\s+)?either\s+side|(?:on\s+)?each\s+side|on\s+the\s+sides?|"
                       r"on\s+both\s+sides|flanked|flanking|sides)\b")
 _CENTRE_RE = re.compile(r"\b(cent(?:er|re)|middle|main)(?:\s+(?:stone|one|gem))?\b")
@@ -86,7 +93,7 @@ _COLOUR_STONE_RE = re.compile(
     r"(?:\s+(?:gemstones?|stones?|gems?|centre|center|one)\b)?|\b(blue|green|red|pink|purple|violet|yellow|orange|teal)\s+"
     r"(?:gemstones?|stones?|gems?)\b")
 _NEGATED_BEFORE = re.compile(r"\b(?:no|not|without|nothing|never|don'?t\s+want|hate|avoid)\s+(?:a\s+|an\s+|any\s+)?$")
-_BIRTH_RE = re.compile(r"\bbirth\s*stones?\b|\bborn\s+in\b|\bbirth\s*(?:month|day)\b")
+_BIRTH_RE = re.compile(r"\bbirth\s*stones?\b|\bborn\s+in\b|\bbirth\s*month\b")
 _MONTH_RE = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
                        r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b")
 
@@ -148,13 +155,30 @@ class _Group:
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
-    """Spans between commas, colons, 'with', 'and', 'plus': each names one stone group."""
+    """Spans between commas, colons, 'with', 'and', 'plus': each names one stone group. A
+    clause that names two stones is cut before the words that describe the second
+    ('amethyst drop earrings 10x7mm pear topaz': the size is the topaz's)."""
     spans, start = [], 0
-    for m in re.finditer(r",|;|:|\.\s|\bwith\b|\band\b|\bplus\b|\bset with\b|\bbut\b", text):
+    for m in re.finditer(r",|;|:|[.!?]\s|\(|\)|\bwith\b|\band\b|\bplus\b|\bset with\b|\bbut\b", text):
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(text)))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+    out = []
+    for a, b in spans:
+        if not text[a:b].strip():
+            continue
+        cuts = [a]
+        named = [s for s in _STONE_RE.finditer(text, a, b) if _stone_type(re.sub(r"\s+", " ", s.group(1)))]
+        for stone in named[1:]:
+            cut = stone.start()
+            for word in reversed(list(re.finditer(r"\S+", text[cuts[-1]:stone.start()]))):
+                if not re.fullmatch(_DESCRIBING + r"|an?|one|two|three|\d+", word.group()):
+                    break
+                cut = cuts[-1] + word.start()
+            if cut > cuts[-1]:
+                cuts.append(cut)
+        out += [(x, y) for x, y in zip(cuts, cuts[1:] + [b]) if text[x:y].strip()]
+    return out
 
 
 def _stone_type(word: str) -> str | None:
@@ -176,13 +200,15 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         plural = bool(m and re.search(r"(?<!s)s$|ies$", m.group(1)))
         # "tiny diamonds on the band" are accents; "a tiny 3 mm emerald" is one small stone;
         # "a small wrist" is no stone at all.
+        count = t.find(_COUNT_RE, start, end)
+        near = bool(m and accent_word and 0 <= m.start() - accent_word.end() <= 30)
+        counted = bool(count and int(count.group(1)) > 1)
         accentish = any(start <= a < end for a, _ in on_band) or bool(accent_noun) or bool(
-            accent_word and plural)
+            near and (plural or counted))
         halo = t.find(_HALO_RE, start, end)
         side = t.find(_SIDE_RE, start, end)
         size = _read_group_size(t, start, end)
         setting = t.find(_SETTING_RE, start, end)
-        count = t.find(_COUNT_RE, start, end)
         shape = t.find(_SHAPE_RE, start, end)
         if m is None and lab and (size or shape) and not any(g.type == "lab_diamond" for g in groups):
             # "a 1.5 carat lab grown oval": a lab-grown diamond without the word diamond.
@@ -227,16 +253,25 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             # 'she is picky about stones': a stone word that says nothing about a stone.
             t.take(m)
             continue
-        if named_type is None and last is not None and not side and not accentish and last.role in (None, "center"):
-            # 'oval center stone', 'the stone bezel set': more about the stone already named.
+        generic_shape = m.group(1) in ("rounds", "ovals", "pears", "cushions", "marquises")
+        if named_type is None and last is not None and not side and not accentish and last.role in (None, "center") \
+                and not (count and last.count) and not (size and (last.length or last.carat)) and not generic_shape:
+            # 'oval center stone', '5 stones, 3mm round each': more about the stone already named.
             t.take(m)
             if centre:
                 t.take(centre)
                 last.role = "center"
-            _apply(t, last, size, setting, shape, None)
+            _apply(t, last, size, setting, shape, count)
+            continue
+        if named_type and not (size or shape or count or setting or halo or side or accentish or centre) \
+                and any(g.type == named_type for g in groups):
+            # 'reset the diamond into a new band': the stone already named, not another.
+            t.take(m)
             continue
         t.take(m)
         t.take_all(rf"\b{m.group(1)}\b", start, end)
+        if generic_shape and not shape:
+            shape = m
         origin = False
         if stone_type == "diamond" and lab:
             stone_type, origin = "lab_diamond", True
@@ -276,7 +311,13 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         if group.role is None and setting and setting.group(1) in ("channel",):
             group.role = "accent"
         if halo and size:
-            groups.append(_Group("diamond", role="accent", setting="halo"))
+            # 'surrounded by peridots', 'a halo of sapphires': the halo is of the stone named next.
+            halo_type, after = "diamond", _STONE_RE.match(t.text, halo.end() + 1) or \
+                re.compile(r"\s*(?:of\s+)?(?:(?:small|tiny|little|round|pave)\s+)*" + _STONE_RE.pattern).match(t.text, halo.end())
+            if after and (named := _stone_type(re.sub(r"\s+", " ", after.group(1)))):
+                halo_type = named
+                t.take(after)
+            groups.append(_Group(halo_type, role="accent", setting="halo"))
         if halo and role == "accent":
             group.setting = "halo"
         _apply(t, group, size, setting, shape, count)
@@ -290,7 +331,7 @@ def _read_group_size(t: Text, start: int, end: int):
     """('carat', value, is_total, match) or ('mm', length, width, match) or None."""
     if c := t.find(_CARAT_RE, start, end):
         total = bool(re.search(r"ctw|tw|total", c.group(0))) or bool(t.find(_TOTAL_RE, start, end))
-        return ("carat", float(c.group(1)), total, c)
+        return ("carat", float(c.group(1) or c.group(2)), total, c)
     if mm := t.find(_MM_RE, start, end):
         return ("mm", float(mm.group(1)), float(mm.group(2)) if mm.group(2) else None, mm)
     return None
@@ -299,6 +340,7 @@ def _read_group_size(t: Text, start: int, end: int):
 def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
     if shape:
         word = re.sub(r"\s+", " ", shape.group(1))
+        word = word[:-1] if word in ("rounds", "ovals", "pears", "cushions", "marquises") else word
         group.shape = "emerald" if word.startswith("emerald") else _SHAPE_WORDS.get(word, word)
         t.take(shape)
     if setting:
@@ -307,7 +349,7 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
     if count and 1 <= int(count.group(1)) <= 400:
         group.count = int(count.group(1))
         t.take(count)
-    if size and size[0] == "carat" and not size[2] and group.total_carat is not None and group.carat is None:
+    if size and (size[0] == "mm" or not size[2]) and group.total_carat is not None and group.carat is None:
         # '1.5ctw three stone ..., the centre one 1ct': the total was the piece's.
         group.total_carat, group.pending_total = None, group.total_carat
     if size and group.length is None and group.total_carat is None and group.carat is None:
@@ -331,6 +373,7 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
 # figure is far more likely a misread (a karat, a size) than a fact, so it is not used.
 _PLAUSIBLE_CARAT = {"center": 12.0, "side": 4.0, "accent": 1.0}
 _ROW_STYLES = ("eternity", "tennis", "riviera", "hoop")
+_LARGEST_MM = 30.0
 
 
 @dataclass
@@ -347,6 +390,7 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
     style = fields.get("style")
     piece = fields["piece_type"]
     row_style = style in _ROW_STYLES
+    band_line = fields.pop("_band_line", False)
     named = [g for g in groups if g.role is None]
     # Many different stones named, none sized or singled out: a family or mother's ring.
     family = len({g.type for g in named}) >= 4 and not any(g.sized for g in named)
@@ -356,6 +400,9 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
             continue
         if family:
             g.role = "side"
+        elif band_line and piece == "ring" and not any(x.role == "center" for x in groups):
+            # 'half eternity band, 7 princess cut diamonds': a line of stones set in the band.
+            g.role = "accent"
         elif g.plural and g.count is None and piece != "earrings" and style != "three_stone" \
                 and (g.carat is None or g.carat < 0.3):
             # 'a band with princess cut diamonds', 'green stones': a line of small stones.
@@ -364,11 +411,26 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
             g.role = "accent" if row_style else "side"
         elif not center_taken:
             g.role, center_taken = "center", True
+        elif piece in ("earrings", "pendant") and not g.plural and g.count is None:
+            # 'a 5mm round amethyst on top' of a drop: one more stone, not a pair of sides.
+            g.role, g.count = "accent", 1
         else:
             g.role = "side"
+    if piece == "earrings":
+        for g in groups:
+            if g.role in ("center", "side") and g.count == 2 and style != "hoop":
+                # 'two princess cut diamonds' for studs: one in each earring.
+                g.role, g.count = "center", 1
     groups = _without_excluded(groups, excluded, notes)
     center = next((g for g in groups if g.role == "center"), None)
     for g in groups:
+        if g.length is not None and max(g.length, g.width or 0) > _LARGEST_MM:
+            notes.append(f"{g.length:g} mm seemed too large for one stone; we did not use it. "
+                         "Set the size in the materials panel.")
+            g.length = g.width = None
+        if g.total_carat and g.total_carat > 60:
+            notes.append(f"{g.total_carat:g} ct in total seemed too much for one piece; we did not use it.")
+            g.total_carat = None
         if g.carat and g.carat > _PLAUSIBLE_CARAT[g.role] and not catalog.STONE_TYPES[g.type].by_piece:
             notes.append(f"{g.carat:g} ct seemed too large for one {catalog.STONE_TYPES[g.type].label}; "
                          "we did not use it. Set the size in the materials panel.")
@@ -385,6 +447,13 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
     if style == "three_stone" and center and not any(g.role == "side" for g in groups) and "side" not in excluded:
         groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
     piece_total = fields.pop("_total_carat", None) or next((g.pending_total for g in groups if g.pending_total), None)
+    if piece_total and piece_total > 60:
+        notes.append(f"{piece_total:g} ct in total seemed too much for one piece; we did not use it.")
+        piece_total = None
+    if piece_total and not groups:
+        # 'plat eternity band 1ct tw': a weight with no stone named is diamonds, our guess.
+        groups.append(_Group("diamond", role="accent" if row_style else "center", type_guessed=True))
+        center = groups[0] if groups[0].role == "center" else None
     total, spread = _spread_total(groups, center, piece, style, notes, piece_total)
     for g in groups:
         if g.carat and g.length is None and not catalog.STONE_TYPES[g.type].by_piece:
@@ -427,7 +496,7 @@ def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]
             continue
         if "side" in excluded and g.role == "side":
             continue
-        if "accent" in excluded and g.role == "accent":
+        if "accent" in excluded and g.role == "accent" and g.setting != "halo":
             continue
         if "stones" in excluded and g.role != "center":
             continue
@@ -479,6 +548,15 @@ def _spread_total(groups: list[_Group], center: _Group | None, piece: str, style
         return next((g.total_carat for g in groups if g.total_carat), None), set()
     pair = piece == "earrings"
     each_piece = total / 2 if pair else total
+    # A line of small stones sized but not counted ('15ctw, 4mm stones'): the total says how many.
+    uncounted = [g for g in groups if g.role == "accent" and g.count is None and g.length is not None
+                 and g.setting != "halo" and not catalog.STONE_TYPES[g.type].by_piece]
+    if len(uncounted) == 1:
+        line = uncounted[0]
+        line.count = 0
+        others = sum(_known_carat(g) or 0 for g in groups if g is not line and _known_carat(g) is not None)
+        each = catalog.stone_carat(line.type, line.shape, line.length, line.width or line.length)
+        line.count = max(1, round((each_piece - others) / each)) if each_piece > others else None
     open_groups = [g for g in groups if _known_carat(g) is None and not g.total_carat]
     known = sum(_known_carat(g) or 0 for g in groups if g not in open_groups)
     remaining = each_piece - known
@@ -515,8 +593,10 @@ def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | No
         default = {"eternity": 2.5, "tennis": 2.5, "riviera": 3.0, "hoop": 1.5}.get(style, 1.3)
         g.length = g.width = default
     setting = g.setting or ("pave" if g.role == "accent" and piece == "ring" else "prong")
-    group = StoneGroup(role=g.role, type=g.type, shape=g.shape, length_mm=max(g.length, 0.8),
-                       width_mm=max(g.width or g.length, 0.8),
+    if catalog.STONE_TYPES[g.type].by_piece:
+        g.shape, g.width = "round", g.length            # pearls are measured round, by diameter
+    group = StoneGroup(role=g.role, type=g.type, shape=g.shape, length_mm=min(max(g.length, 0.8), _LARGEST_MM),
+                       width_mm=min(max(g.width or g.length, 0.8), _LARGEST_MM),
                        count=g.count or (2 if g.role == "side" else 1), setting=setting)
     if g.role != "accent" or g.count and not g.total_carat:
         return group
@@ -527,7 +607,8 @@ def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | No
         for _ in range(30):
             n = g.count or _accent_count(group, center, fields, style, share)
             d = (g.total_carat / n / catalog.stone_carat(g.type, g.shape, 1.0, 1.0)) ** (1 / 3)
-            group = group.model_copy(update={"length_mm": round(max(d, 0.8), 2), "width_mm": round(max(d, 0.8), 2)})
+            d = round(min(max(d, 0.8), 8.0), 2)       # accents are small stones, whatever the total said
+            group = group.model_copy(update={"length_mm": d, "width_mm": d})
     return group.model_copy(update={"count": g.count or _accent_count(group, center, fields, style, share)})
 
 

@@ -78,3 +78,14 @@ def test_a_karat_is_never_a_stone_weight(karat, unit, colour, stone, template):
     assert spec.metal.startswith(karat + "k_") or (karat == "22" and spec.metal == "22k_yellow"), f"{text} -> {spec.metal}"
     for group in spec.stones:
         assert abs(group.carat_each - float(karat)) > 0.5, f"{text} -> {group.describe()}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300) | st.lists(st.sampled_from(
+    METALS + PIECES + STONES + SIZES + UNRELATED + ["no", "not", "ctw", "x", "1/0", "0", "999 ct", "$", "k", "size",
+                                                     "each", "?", "!", "(", ")", "mm", "inch", "birthstone", "born in may",
+                                                     "a blue stone", "half", "and a half", "total"]),
+    max_size=14).map(" ".join))
+def test_any_words_read_into_a_valid_spec(text):
+    parsed = parse_description(text or "ring")
+    assert parsed.spec.piece_type and all(f.source in ("stated", "guessed", "default") for f in parsed.facts)
