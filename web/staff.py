@@ -11,7 +11,9 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
+from appliance.jewelry.specs import Spec
 from appliance.ops import auth, health
+from appliance.reader.facts import current_facts
 from appliance.studio import designs, orders, price_books
 from web.responses import is_htmx, render, store_of
 
@@ -114,11 +116,21 @@ def inbox(request: Request, status: str | None = None, user: dict = Depends(staf
                                                  "statuses": orders.STATUS_LABELS, "health": state})
 
 
+def _reading(store, order: dict) -> dict:
+    """What the reader made of the customer's words: the design details the spec cannot
+    hold, the words it could not place, and every fact it guessed or defaulted."""
+    design = designs.get_design(store, order["design_id"])
+    ordered = current_facts(Spec.model_validate(order["current"]["spec"]), design.facts)
+    return {"details": design.details, "unplaced": design.unplaced,
+            "guesses": [f.as_dict() for f in ordered if f.source in ("guessed", "default")]}
+
+
 def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
     store = store_of(request)
     order = orders.get_order(store, number=number)
     chosen = order["current"]["image_id"]
     return {"user": user, "order": order, "lineage": designs.lineage(store, chosen),
+            "reading": _reading(store, order),
             "next_statuses": sorted(orders.TRANSITIONS[order["status"]] - {"accepted", "changes_requested", "declined"}),
             "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
 
@@ -205,9 +217,10 @@ class StatusIn(BaseModel):
     note: str | None = Field(None, max_length=orders.MAX_MESSAGE)
 
 
-def _staff_order_json(order: dict) -> dict:
+def _staff_order_json(order: dict, reading: dict | None = None) -> dict:
     view = orders.public_view(order)
     view.update({
+        **({"reading": reading} if reading is not None else {}),
         "token_url": f"/o/{order['token']}",
         "customer": {"name": order["customer_name"], "email": order["email"], "phone": order["phone"],
                      "notes": order["notes"]},
@@ -258,7 +271,8 @@ def api_orders(request: Request, status: str | None = None, user: dict = Depends
 @api.get("/orders/{number}")
 def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""
-    return _staff_order_json(orders.get_order(store_of(request), number=number))
+    order = orders.get_order(store_of(request), number=number)
+    return _staff_order_json(order, _reading(store_of(request), order))
 
 
 @api.post("/orders/{number}/accept")

@@ -58,7 +58,7 @@ _PIECES = [
 _PART_WORDS = {"drop", "dangle", "chain", "charm", "band", "shank"}
 # The piece the customer wants, when the words also tell of another ('her old ring ...
 # put it in a new pendant'): named after one of these, it wins.
-_WANTED_PIECE = re.compile(r"\b(?:new|into\s+an?|make\s+(?:me\s+|her\s+|him\s+)?an?|turn(?:ed)?\s+(?:it\s+)?into\s+an?|"
+_WANTED_PIECE = re.compile(r"\b(?:new|into\s+an?|as\s+an?|make\s+(?:me\s+|her\s+|him\s+)?an?|turn(?:ed)?\s+(?:it\s+)?into\s+an?|"
                            r"remake\s+(?:it\s+)?(?:as|into)\s+an?|want\s+an?|would\s+like\s+an?|'d\s+like\s+an?|"
                            r"love\s+an?|looking\s+for\s+an?)\s+(?:[a-z]+\s+){0,3}?$")
 _STYLE_WORDS = [
@@ -197,7 +197,7 @@ def parse_description(description: str, piece_type: str | None = None) -> Parsed
                         budget=fields.get("budget"))
         except ValueError:
             spec = Spec(piece_type=fields["piece_type"], metal=fields["metal"], budget=fields.get("budget"))
-    facts = understood(spec, sources, guessed_types, stones.guessed_sizes)
+    facts = understood(spec, sources, guessed_types, stones.guesses)
     return ParsedDescription(spec=spec, notes=notes, unplaced=t.unplaced(_STOPWORDS), facts=facts, details=details)
 
 
@@ -259,7 +259,9 @@ def _read_lengths(t: Text, fields: dict, piece: str) -> None:
         t.take(m)
     if piece not in ("pendant", "necklace", "bracelet") or "bracelet_length_mm" in fields:
         return
-    if m := t.find(_LENGTH_RE):
+    for m in t.find_all(_LENGTH_RE):
+        if re.search(r"\b(?:wrist|ankle|neck)\b[^,.;]{0,12}$", t.text[:m.start()]):
+            continue                          # 'her wrist 16 cm': the wearer, not the piece
         inches, cm, mm = m.groups()
         length = round(float(inches) * 25.4) if inches else (int(cm) * 10 if cm else int(mm))
         key = "bracelet_length_mm" if piece == "bracelet" else "chain_length_mm"
@@ -267,6 +269,7 @@ def _read_lengths(t: Text, fields: dict, piece: str) -> None:
         if low <= length <= high:
             fields[key] = length
             t.take(m)
+            return
 
 
 # What single words name, for reading a round's instruction (appliance.reader.instructions).

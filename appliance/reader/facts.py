@@ -56,7 +56,7 @@ _LABELS = {"piece_type": "Piece", "metal": "Metal", "ring_size": "Ring size", "b
 
 
 def understood(spec: Spec, sources: dict[str, tuple[str, str]], guessed_types: set[str],
-               guessed_sizes: set[int]) -> list[Fact]:
+               stone_guesses: dict[int, str]) -> list[Fact]:
     """The facts of a freshly read spec, each marked by how the reader knows it."""
     fields = ["piece_type", "metal"]
     if spec.piece_type == "ring":
@@ -78,8 +78,8 @@ def understood(spec: Spec, sources: dict[str, tuple[str, str]], guessed_types: s
         label = catalog.STONE_ROLES[group.role].capitalize()
         if group.type in guessed_types:
             source, why = "guessed", "from the colour or month"
-        elif i in guessed_sizes:
-            source, why = "guessed", "not all of it was said"
+        elif i in stone_guesses:
+            source, why = "guessed", stone_guesses[i]
         else:
             source, why = "stated", ""
         facts.append(Fact(f"stones-{i}", label, group.describe(), source, why))

@@ -22,10 +22,10 @@ _PIECE_WORDS = r"(?:ring|band|pendant|necklace|chain|earrings?|studs?|hoops?|bra
 _BUDGET_WORD = r"(?:budget|spend|afford|price\s+range|pay)"
 _LIMIT_WORD = r"(?:under|below|less\s+than|no\s+more\s+than|not\s+more\s+than|up\s+to|max(?:imum)?|at\s+most|around|about|roughly|approx(?:imately)?|~|between)"
 _BUDGET_RE = re.compile(
-    rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
+    rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|like|roughly|maybe|approx|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
     rf"|(?:{_LIMIT_WORD}\s+))?"
     r"(?P<cur>[$£€]|(?:usd|aud|cad|nzd|gbp|eur)\s)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
-    r"(?P<cur2>dollars|usd|bucks|eur|euros|pounds|gbp|aud|cad|quid)?\b")
+    r"(?P<cur2>dollars?|usd|bucks|eur|euros?|pounds?|gbp|aud|cad|quid)?\b")
 _NOT_MONEY_AFTER = re.compile(r"\s*(?:mm|cm|ct|cts|carats?|inch|x\b|tw|ctw|yellow|white|rose|pink|red|gold|years?|"
                               r"stones?|diamonds?|k\s+(?:yellow|white|rose|gold))")
 
@@ -149,9 +149,9 @@ def read_exclusions(t: Text) -> Exclusions:
 _KARAT_RE = re.compile(rf"(?<![\d.$])(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b(?:\s*{_COLOUR}\b)?(?:\s*(gold))?")
 _GOLD_THEN_KARAT_RE = re.compile(rf"\b{_COLOUR}?\s*gold\s*,?\s*(?:in\s+)?(?:(9|10|14|18|22|24)\s*(k)|(9|14|18|22)\s*(ct|cts|carats?))\b"
                                  r"(?!\s*(?:tw|ctw|total|of\b|each|in\s+total|diamonds?|stones?|gems?|round|oval|lab|natural))")
-_SHORT_GOLD_RE = re.compile(r"\b(9|10|14|18)\s*(yg|wg|rg)\b")
+_SHORT_GOLD_RE = re.compile(r"\b(9|10|14|18)\s*k?\s*(yg|wg|rg)\b")
 _METALS = [
-    (re.compile(rf"\b{_COLOUR}\s*gold\b"), None),
+    (re.compile(rf"\b{_COLOUR}\s*gold\b|\bgold\s+(white|yellow|rose|pink)\b"), None),
     (re.compile(r"\b(?:platinum|plat|pt\s*950|pt)\b"), "platinum"),
     (re.compile(r"\bpalladium\b"), "palladium"),
     (re.compile(r"\b(?:sterling\s+silver|sterling|silver|925)\b"), "sterling"),
@@ -230,7 +230,8 @@ def _mentions(t: Text) -> list[_Mention]:
             t.take(m)
             if _PART_AFTER.match(t.text, m.end()):
                 continue
-            found.append(_Mention(m.start(), fixed=fixed, colour=None if fixed else (m.group(1) if m.groups() else None)))
+            colour = next((g for g in m.groups() if g), None) if m.groups() else None
+            found.append(_Mention(m.start(), fixed=fixed, colour=None if fixed else colour))
     bounds = [0] + [m.end() for m in _CLAUSE_BOUND.finditer(t.text)] + [len(t.text)]
     for mention in found:
         start = max(b for b in bounds if b <= mention.at)
@@ -277,7 +278,7 @@ _THICK_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s*(?:thick|thickness|deep|depth|
                        rf"\b(?:thickness|thick|depth)\s*(?:of|:|is|=)?\s*{_NUM}\s*mm\b")
 _BAND_WORD = r"(?:band|wedding\s+ring|ring|shank|bangle|cuff|bracelet)"
 _BAND_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:[\w']+\s+){{0,5}}?){_BAND_WORD}\b|"
-                         rf"\b{_BAND_WORD}\s*,?\s*(?:in\s+)?(?:(?:platinum|palladium|silver|sterling|(?:yellow|white|rose)?\s*gold)\s*,?\s*)?"
+                         rf"\b{_BAND_WORD}\s*,?\s*(?:in\s+)?(?:(?:\d+\s*(?:k|ct|carat)\s+)?(?:platinum|palladium|silver|sterling|(?:yellow|white|rose)?\s*gold)\s*,?\s*)?"
                          rf"(?:is\s+|of\s+|about\s+|around\s+)?{_NUM}\s*mm\b"
                          r"(?!\s*(?:x\b|round|oval|princess|cushion|pear|marquise|emerald|[a-z]+\s+(?:diamonds?|stones?)))")
 _CHAIN_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:cable|box|rope|curb|figaro|snake|wheat|link|thick|wide)\s+)?chain\b|"
@@ -299,13 +300,21 @@ def _number(m) -> float:
     return float(next(g for g in m.groups() if g and re.fullmatch(r"\d+(?:\.\d+)?", g)))
 
 
+_BARE_MM_RE = re.compile(rf"(?<![\d.x ])\s*(?<![\d.]){_NUM}\s*(mm)\b(?!\s*(?:x\b|wide|thick|chain|round|oval|pear|princess|cushion|stones?|diamonds?|[a-z]+\s+(?:diamonds?|stones?)))")
+
+
+def _bare_hoop(t: Text):
+    """On hoop earrings, a lone figure of 8 mm or more is the hoop (set stones are smaller)."""
+    return next((m for m in t.find_all(_BARE_MM_RE) if 8 <= float(m.group(1)) <= 60), None)
+
+
 def read_measurements(t: Text, piece: str) -> dict:
     """Band width and thickness, chain width, hoop diameter and a bangle's inner size,
     each from the word its number stands next to ('8mm wide and 2.2mm thick', '1.5mm
     chain', '25mm hoops'); a bare millimetre figure is left for the stones."""
     fields: dict = {}
-    if m := t.find(_HOOP_RE) or (piece == "earrings" and re.search(r"\bhoops?|huggies\b", t.text)
-                                   and t.find(_DIAMETER_RE)):
+    hoops = piece == "earrings" and re.search(r"\b(?:hoops?|huggies?)\b", t.text)
+    if m := t.find(_HOOP_RE) or (hoops and (t.find(_DIAMETER_RE) or _bare_hoop(t))):
         value = _number(m) * (10 if "cm" in m.group(0) else 1)
         if piece == "earrings" and 8 <= value <= 80:
             fields["hoop_diameter_mm"] = value

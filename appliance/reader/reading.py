@@ -75,6 +75,9 @@ def normalise(text: str) -> str:
         t = t.replace(a, b)
     t = re.sub(r'(?<=\d)\s*"', " inch ", t).replace('"', " ")
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)                       # 5,000 -> 5000
+    t = re.sub(r"(?<![\d.])\.(?=\d)", "0.", t)                          # .20 tw -> 0.20 tw
+    t = re.sub(r"\bw/(?=\s|[a-z])", "with ", t)                          # w/ round diamond halo
+    t = re.sub(r"(?<=\d)\s*k?t?\s*(yg|wg|rg)\b", r"k \1", t)              # 14kwg -> 14k wg
     t = re.sub(r"\bsz\b\.?", "size", t)
     t = re.sub(r"\bt\.\s?w\.?", " tw ", t)
     t = re.sub(r"\binches\b", "inch", t)

@@ -60,7 +60,8 @@ _HALO_RE = re.compile(r"\bhalo\b|\b(?:surrounded|ringed|encircled|framed|circled
 _SIDE_RE = re.compile(r"\b(side\s+stones?|(?:on\s+)?either\s+side|(?:on\s+)?each\s+side|on\s+the\s+sides?|"
                       r"on\s+both\s+sides|flanked|flanking|sides)\b")
 _CENTRE_RE = re.compile(r"\b(cent(?:er|re)|middle|main)(?:\s+(?:stone|one|gem))?\b")
-_TOTAL_RE = re.compile(r"\b(total|ctw|tw|tcw|in\s+total|total\s+(?:carat\s+)?weight|combined|altogether|all\s+together)\b")
+_TOTAL_RE = re.compile(r"\b(total(?:l?ing)?|totals|ctw|tw|tcw|in\s+total|total\s+(?:carat\s+)?weight|combined|altogether|"
+                       r"all\s+together|for\s+the\s+pair)\b")
 _EACH_RE = re.compile(r"\beach\b")
 _SETTING_RE = re.compile(r"\b(?:\d\s+)?(bezel|prong|claw|channel|tension|bar)\b(?:\s+set(?:ting)?)?")
 
@@ -146,6 +147,7 @@ class _Group:
     total_carat: float | None = None
     origin_stated: bool = False      # 'natural', 'mined' or 'lab' was said for this group
     type_guessed: bool = False       # no stone was named; the type is the reader's choice
+    shape_stated: bool = False
     plural: bool = False             # named in the plural ('princess cut diamonds')
     pending_total: float | None = None   # a total said with this group that belongs to the piece
 
@@ -185,6 +187,8 @@ def _stone_type(word: str) -> str | None:
     return next((v for p, v in _STONE_WORDS if re.fullmatch(p, word)), None)
 
 
+_ANOTHER_PIECE = re.compile(r"\b(?:to\s+go\s+with|goes\s+with|to\s+match|to\s+sit\s+(?:next\s+to|with|against|beside)|"
+                            r"next\s+to|alongside|beside|against)\b")
 _ACCENT_NOUN_RE = re.compile(r"\b(pave|micro\s+pave|accents?|melee)\b")
 
 
@@ -193,6 +197,8 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
     groups: list[_Group] = []
     last: _Group | None = None
     for start, end in _clauses(t.text):
+        if other := _ANOTHER_PIECE.search(t.text, start, end):
+            end = other.start()         # 'to go with my oval solitaire': her ring, not this piece
         m = t.find(_STONE_RE, start, end)
         lab = t.find(_LAB_RE, start, end)
         accent_word = t.find(_ACCENT_RE, start, end)
@@ -222,10 +228,31 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             # No stone named: a size, shape or setting for the group before, a halo, or accents.
             if halo:
                 t.take(halo)
-                groups.append(_Group("diamond", role="accent", setting="halo"))
+                if not any(g.setting == "halo" for g in groups):
+                    groups.append(_Group("diamond", role="accent", setting="halo"))
             elif (accent_noun or (accentish and accent_word)) and not any(g.role == "accent" for g in groups):
                 t.take_all(_ACCENT_RE, start, end)
-                groups.append(_Group("diamond", role="accent"))
+                named = next((g for g in groups if g.role is None and not g.sized and g.type in ("diamond", "lab_diamond")
+                              and g is not groups[0]), None) or next(
+                    (g for g in groups if g.role is None and not g.sized and fields.get("style") in _ROW_STYLES), None)
+                if named is not None:
+                    named.role = "accent"          # 'diamond huggies ..., pave around the front'
+                    if size:
+                        _apply(t, named, size, setting, shape, count)
+                else:
+                    groups.append(_Group("diamond", role="accent"))
+            elif side and last is not None and not (size or shape or count) and last.role in (None, "accent") \
+                    and last is not groups[0]:
+                # 'two small round garnets, one each side': the stones just named are the sides.
+                t.take(side)
+                last.role = "side"
+            elif side and last is not None and (size or count or shape):
+                # 'two 0.5 ct pear sides': side stones of the stone already named.
+                t.take(side)
+                group = _Group(last.type, role="side", origin_stated=last.origin_stated,
+                               type_guessed=last.type_guessed)
+                groups.append(group)
+                _apply(t, group, size, setting, shape, count)
             elif size and size[0] == "carat" and size[2]:
                 # 'total weight about 1.5ct' said on its own: the whole piece's weight.
                 fields["_total_carat"] = size[1]
@@ -296,7 +323,14 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         # A later, fuller mention of a stone already named ("pearl pendant, 8 mm pearl",
         # "5 little sapphires ..., each sapphire 3mm").
         pending = next((g for g in groups if not g.sized and g.type == stone_type and g.setting != "halo"
-                        and (g.role is None or (role is None and not count and g.count is not None))), None)
+                        and (g.role is None or (role is None and not count and g.count is not None)
+                             or (size and size[0] == "carat" and size[2] and role is None)
+                             or (role == "accent" and g.role == "accent" and not halo))), None)
+        existing_halo = next((g for g in groups if g.setting == "halo"), None)
+        if halo and not size and existing_halo is not None and pending is None:
+            # 'a hidden halo ... and a hidden halo of small diamonds': one halo, now with its stones.
+            pending = existing_halo
+            existing_halo.type = stone_type
         if pending is None and named_type and not size and role is None:
             # 'about 1.5 carats, ..., round diamonds': the stone the weight was for, named at last.
             pending = next((g for g in groups if g.type_guessed), None)
@@ -331,6 +365,8 @@ def _read_group_size(t: Text, start: int, end: int):
     """('carat', value, is_total, match) or ('mm', length, width, match) or None."""
     if c := t.find(_CARAT_RE, start, end):
         total = bool(re.search(r"ctw|tw|total", c.group(0))) or bool(t.find(_TOTAL_RE, start, end))
+        if c.group(2):           # 'about 0.10 each' is one stone's weight
+            total = False
         return ("carat", float(c.group(1) or c.group(2)), total, c)
     if mm := t.find(_MM_RE, start, end):
         return ("mm", float(mm.group(1)), float(mm.group(2)) if mm.group(2) else None, mm)
@@ -342,6 +378,7 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
         word = re.sub(r"\s+", " ", shape.group(1))
         word = word[:-1] if word in ("rounds", "ovals", "pears", "cushions", "marquises") else word
         group.shape = "emerald" if word.startswith("emerald") else _SHAPE_WORDS.get(word, word)
+        group.shape_stated = True
         t.take(shape)
     if setting:
         group.setting = {"claw": "prong"}.get(setting.group(1), setting.group(1))
@@ -380,7 +417,7 @@ _LARGEST_MM = 30.0
 class StoneReading:
     """The finished stone groups, with what was guessed about them."""
     groups: list[StoneGroup]
-    guessed_sizes: set[int]          # indexes of groups whose size the reader chose
+    guesses: dict[int, str]          # group index -> what the reader chose for it
     total_carat: float | None = None
 
 
@@ -460,7 +497,10 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
             g.length, g.width = catalog.stone_size_for_carat(g.type, g.shape, g.carat)
         elif g.carat and g.length is None:
             g.length = g.width = 7.0
-    guessed: set[int] = {id(g) for g in groups if g.type_guessed} | spread
+    guessed: dict[int, str] = {id(g): "no stone named" for g in groups if g.type_guessed}
+    for g in groups:
+        if id(g) in spread:
+            guessed.setdefault(id(g), "size shared from the total")
     if any(g.type_guessed for g in groups):
         notes.append("No stone named; showing a natural diamond. Change it in the materials panel.")
     if center and not center.sized and center.carat is None:
@@ -469,24 +509,28 @@ def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded
         label = catalog.STONE_TYPES[center.type].label
         notes.append(f"No size given for the {label}; assumed " +
                      ("7 mm." if catalog.STONE_TYPES[center.type].by_piece else "about 1 carat."))
-        guessed.add(id(center))
+        guessed.setdefault(id(center), "size not given")
     if family:
         notes.append("No sizes given for the stones; each is shown at 3 mm. Change them in the materials panel.")
         for g in groups:
             if g.role == "side" and g.length is None:
                 g.length = g.width = 3.0
                 g.count = g.count or 1
-                guessed.add(id(g))
+                guessed.setdefault(id(g), "size not given")
     # Stones set in the band need a wall either side: an unstated band width follows them.
     band_stones = [g.length for g in groups if g.role == "accent" and g.setting != "halo" and g.length]
     if piece == "ring" and band_stones and "band_width_mm" not in fields:
         fields["band_width_mm"] = round(max(2.0, max(band_stones) + 0.8), 1)
     order = {"center": 0, "side": 1, "accent": 2}
     ordered = sorted(groups, key=lambda g: order[g.role])
-    guessed |= {id(g) for g in ordered if g.length is None and g.total_carat is None}
+    for g in ordered:
+        if g.length is None and g.total_carat is None and not g.carat:
+            guessed.setdefault(id(g), "size not given")
+        if g.role != "accent" and not g.shape_stated and not catalog.STONE_TYPES[g.type].by_piece:
+            guessed.setdefault(id(g), "shape not given")
     lines = sum(1 for g in ordered if g.role == "accent" and g.setting != "halo" and not g.count)
     out = [_stone_group(g, center, fields, style, max(1, lines)) for g in ordered]
-    return StoneReading(out, {i for i, g in enumerate(ordered) if id(g) in guessed}, total)
+    return StoneReading(out, {i: guessed[id(g)] for i, g in enumerate(ordered) if id(g) in guessed}, total)
 
 
 def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]) -> list[_Group]:

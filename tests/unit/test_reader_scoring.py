@@ -65,7 +65,11 @@ def score(case: dict) -> list[tuple[str, str, str]]:
         out.append(("total_carat", "right" if ok else ("missed" if not spec.stones else "wrong"), f"{total:.2f}"))
     if "stones" not in case:
         return out
-    guessed = {f.field for f in parsed.facts if f.source == "guessed"}
+    # What the reader marked as its own choice for a group is missed, not wrong, when it differs.
+    guessed_keys = {"no stone named": ("type",), "from the colour or month": ("type",),
+                    "shape not given": ("shape",), "size not given": ("carat", "mm", "count"),
+                    "size shared from the total": ("carat", "mm", "count")}
+    guessed = {f.field: guessed_keys.get(f.why, ()) for f in parsed.facts if f.source == "guessed"}
     for i, expected in enumerate(case["stones"]):
         if i >= len(spec.stones):
             out += [(f"stone {k}", "missed", "no such group") for k in expected]
@@ -78,8 +82,7 @@ def score(case: dict) -> list[tuple[str, str, str]]:
                 ok = [group.length_mm, group.width_mm] == value
             else:
                 ok = getattr(group, key) == value
-            size_guess = key in ("carat", "mm", "count") and f"stones-{i}" in guessed
-            verdict = "right" if ok else ("missed" if size_guess else "wrong")
+            verdict = "right" if ok else ("missed" if key in guessed.get(f"stones-{i}", ()) else "wrong")
             out.append((f"stone {key}", verdict, f"group {i}: {group.describe()}"))
     for group in spec.stones[len(case["stones"]):]:
         out.append(("stone invented", "wrong", group.describe()))
