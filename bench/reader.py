@@ -40,8 +40,12 @@ def main() -> None:
         for text in texts:
             parse_description(text)
     read_s = time.perf_counter() - start
-    slowest = max((time.perf_counter() - t0, text) for text in texts
-                  for t0 in [time.perf_counter()] if parse_description(text))
+    timings = []
+    for text in texts:
+        t0 = time.perf_counter()
+        parse_description(text)
+        timings.append((time.perf_counter() - t0, text))
+    slowest = max(timings)
     start = time.perf_counter()
     for _ in range(rounds):
         for spec in specs:

@@ -277,7 +277,9 @@ def _read_lengths(t: Text, fields: dict, piece: str) -> None:
 def named_metal(text: str) -> str | None:
     """The metal the words name, if any ('make it platinum' -> 'platinum')."""
     t = Text(correct_spelling(normalise(text))[0])
-    return measures.read_metal(t).metal
+    excluded = measures.read_exclusions(t)
+    metal = measures.read_metal(t).metal
+    return None if metal is None or excluded.excludes_metal(metal) else metal
 
 
 def named_finish(text: str) -> str | None:

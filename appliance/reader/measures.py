@@ -60,7 +60,7 @@ def read_budget(t: Text) -> int | None:
 
 # ---- what the customer does not want ----------------------------------------------------
 
-_NEGATION_RE = re.compile(
+NEGATION_RE = re.compile(
     r"\b(?:no|not|without|nothing|never|minus|skip|none|don'?t\s+(?:want|like|need)|do\s+not\s+(?:want|like|need)|"
     r"no\s+need\s+for|rather\s+not(?:\s+have)?|isn'?t|not\s+a\s+fan\s+of|hate|dislike|avoid)\b"
     r"(?P<scope>(?:\s+with)?(?:\s+(?!but\b|and\b|with\b|instead\b|rather\b|prefer\b|just\b|only\b)[a-z']+){1,4})")
@@ -111,7 +111,7 @@ def read_exclusions(t: Text) -> Exclusions:
     """'no halo', 'not white gold', 'without side stones', 'nothing too big': the concepts
     removed (their words are used up, so no later rule reads them as wanted)."""
     out = Exclusions()
-    for m in t.find_all(_NEGATION_RE):
+    for m in t.find_all(NEGATION_RE):
         scope = m.group("scope")
         found = set()
         for pattern, concept in _EXCLUSIONS:

@@ -4,6 +4,7 @@ with the spans already used marked, so what no rule placed can be reported."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -102,26 +103,31 @@ def correct_spelling(text: str) -> tuple[str, list[tuple[str, str]]]:
 
     def fix(m: re.Match) -> str:
         word = m.group()
-        if word in MISSPELLINGS:
-            corrections.append((word, MISSPELLINGS[word]))
-            return MISSPELLINGS[word]
-        if len(word) < 4 or word in _KNOWN:
-            return word
-        limit = 1 if len(word) <= 6 else 2
-        # A four-letter word is only read as a five-letter one it lacks a letter of ('whte').
-        best, distance = None, limit + 1
-        for candidate in VOCABULARY:
-            if abs(len(candidate) - len(word)) > limit or (len(word) == 4 and len(candidate) != 5):
-                continue
-            d = DamerauLevenshtein.distance(word, candidate, score_cutoff=limit)
-            if d < distance:
-                best, distance = candidate, d
-        if best is None or distance == 0 or distance > limit:
-            return word
-        corrections.append((word, best))
-        return best
+        meant = _meant(word)
+        if meant != word:
+            corrections.append((word, meant))
+        return meant
 
     return re.sub(r"[a-z]+", fix, text), corrections
+
+
+@functools.lru_cache(maxsize=4096)
+def _meant(word: str) -> str:
+    """The catalog word a written word stands for (itself when it is not a misspelling)."""
+    if word in MISSPELLINGS:
+        return MISSPELLINGS[word]
+    if len(word) < 4 or word in _KNOWN:
+        return word
+    limit = 1 if len(word) <= 6 else 2
+    # A four-letter word is only read as a five-letter one it lacks a letter of ('whte').
+    best, distance = word, limit + 1
+    for candidate in VOCABULARY:
+        if abs(len(candidate) - len(word)) > limit or (len(word) == 4 and len(candidate) != 5):
+            continue
+        d = DamerauLevenshtein.distance(word, candidate, score_cutoff=limit)
+        if d < distance:
+            best, distance = candidate, d
+    return best if 0 < distance <= limit else word
 
 
 class Text:
@@ -129,18 +135,17 @@ class Text:
 
     def __init__(self, text: str):
         self.text = text
-        self.used = [False] * len(text)
+        self.used = bytearray(len(text))
 
     def take(self, m) -> None:
         start, end = m.span() if hasattr(m, "span") else m
-        for i in range(start, end):
-            self.used[i] = True
+        self.used[start:end] = b"\x01" * (end - start)
 
     def find(self, pattern, start: int = 0, end: int | None = None):
         """The first match in [start, end) that overlaps no span already used."""
         rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
         for m in rx.finditer(self.text, start, len(self.text) if end is None else end):
-            if not any(self.used[m.start():m.end()]):
+            if 1 not in self.used[m.start():m.end()]:
                 return m
         return None
 
@@ -148,7 +153,7 @@ class Text:
         """Every free match in [start, end)."""
         rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
         return [m for m in rx.finditer(self.text, start, len(self.text) if end is None else end)
-                if not any(self.used[m.start():m.end()])]
+                if 1 not in self.used[m.start():m.end()]]
 
     def take_all(self, pattern, start: int = 0, end: int | None = None) -> bool:
         """Use every free match; whether there was one."""
@@ -162,7 +167,7 @@ class Text:
         """The words no rule used, less the words that never need placing."""
         words = []
         for m in re.finditer(r"[a-z0-9.']+", self.text):
-            if not any(self.used[m.start():m.end()]):
+            if 1 not in self.used[m.start():m.end()]:
                 word = m.group().strip(".'")
                 if word and word not in stopwords and not re.fullmatch(r"[\d.]+|\d+k?|'?s", word):
                     words.append(word)

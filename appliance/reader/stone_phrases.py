@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import StoneGroup, band_accent_count, halo_count
-from appliance.reader.reading import Text, normalise
+from appliance.reader.measures import NEGATION_RE
+from appliance.reader.reading import Text, correct_spelling, normalise
 
 _STONE_WORDS = [
     (r"moissanites?", "moissanite"),
@@ -675,9 +676,14 @@ def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style:
     return 12
 
 
+def _affirmed(text: str) -> str:
+    """A round's instruction as read, less what it says no to ('no diamonds' names none)."""
+    return NEGATION_RE.sub(" ", correct_spelling(normalise(text))[0])
+
+
 def named_stone_type(text: str) -> str | None:
     """The stone type the words name, if any; lab-grown when they say so."""
-    t = normalise(text)
+    t = _affirmed(text)
     m = _STONE_RE.search(t)
     if not m:
         return None
@@ -687,7 +693,7 @@ def named_stone_type(text: str) -> str | None:
 
 def named_shape(text: str) -> str | None:
     """The stone shape the words name, if any."""
-    m = _SHAPE_RE.search(normalise(text))
+    m = _SHAPE_RE.search(_affirmed(text))
     if not m:
         return None
     word = re.sub(r"\s+", " ", m.group(1))
@@ -696,7 +702,7 @@ def named_shape(text: str) -> str | None:
 
 def mentions_accents(text: str) -> bool:
     """Whether the words are about small accent stones rather than the centre stone."""
-    return bool(_ACCENT_RE.search(normalise(text)))
+    return bool(_ACCENT_RE.search(_affirmed(text)))
 
 
 def accent_group(where: str) -> StoneGroup:

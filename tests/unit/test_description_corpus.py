@@ -1,4 +1,5 @@
-"""Seventy realistic descriptions and the spec each must give (tests/data/descriptions.toml)."""
+"""Seventy descriptions and the spec each must give, exactly (tests/data/descriptions.toml). The
+shoppers' phrasings in shopper_descriptions.toml are scored fact by fact in test_reader_scoring.py."""
 
 import tomllib
 from pathlib import Path

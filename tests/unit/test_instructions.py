@@ -22,3 +22,16 @@ def test_an_instruction_revises_the_spec(instruction, check):
 def test_an_instruction_with_nothing_to_change_keeps_the_spec():
     before = parse_description("14k rose gold ring with a 1.5 carat oval lab diamond").spec
     assert revise_spec(before, "more sparkle, softer light") == (before, [])
+
+
+@pytest.mark.parametrize("instruction", ["not yellow gold", "no diamonds please", "no oval, keep it"])
+def test_what_an_instruction_says_no_to_is_never_applied(instruction):
+    before = parse_description("14k white gold ring with a 1 carat round sapphire, size 6").spec
+    after, _ = revise_spec(before, instruction)
+    assert after.metal == "14k_white" and after.center.type == "sapphire" and after.center.shape == "round"
+
+
+def test_a_misspelt_instruction_is_read_as_meant():
+    before = parse_description("14k white gold ring with a 1 carat round sapphire, size 6").spec
+    after, changes = revise_spec(before, "make it platnium")
+    assert after.metal == "platinum" and changes
