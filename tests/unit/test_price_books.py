@@ -77,3 +77,28 @@ def test_preview_shows_what_a_change_does_to_sample_designs():
     rings = [r for r in rows if re.search(r"\b(ring|band)\b", r["description"])]
     assert all(float(r["change_pct"]) > 0 for r in rings)
     assert [r for r in rows if "pendant" in r["description"]][0]["change_pct"] == "0.0"
+
+
+def test_a_schema_2_book_gains_9k_gold_and_the_new_gems_and_keeps_every_figure(store):
+    import json
+
+    from appliance.jewelry.specs import Spec, StoneGroup
+    from appliance.storage import store as q
+    from appliance.storage.store import now
+
+    old = copy.deepcopy(DEFAULT_PRICE_BOOK)
+    old["schema"] = 2
+    for key in ("9k_yellow", "9k_white", "9k_rose"):
+        del old["metals"][key]
+    for key in ("peridot", "opal", "tourmaline", "citrine"):
+        del old["stone_per_carat"][key]
+    old["metals"]["14k_yellow"]["price_per_gram"] = "91.5"
+    with store.write() as db:
+        db.execute(q.INSERT_PRICE_BOOK, {"book_json": json.dumps(old), "created_by": "2025", "now": now()})
+    book = price_books.current(store).book
+    assert book["schema"] == 3 and book["metals"]["14k_yellow"]["price_per_gram"] == "91.5"
+    assert book["metals"]["9k_rose"] == DEFAULT_PRICE_BOOK["metals"]["9k_rose"]
+    spec = Spec(metal="9k_rose", stones=[StoneGroup(type="peridot", length_mm=7, width_mm=7)])
+    quote = price_books.quote_spec(store, spec)
+    assert quote.total > 0 and any("peridot" in line.label for line in quote.lines)
+    assert validate_price_book(book) == book
