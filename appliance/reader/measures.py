@@ -71,6 +71,7 @@ _EXCLUSIONS = [
     (r"\bside\s+stones?\b|\bside\b", "side"),
     (r"\b(?:accents?|pave|melee|small\s+(?:diamonds|stones)|tiny\s+(?:diamonds|stones)|diamonds?\s+on\s+the\s+band|"
      r"band\s+(?:diamonds|stones)|stones?\s+on\s+the\s+band|sparkle\s+on\s+the\s+band)\b", "accent"),
+    (r"\b(?:colou?red|coloured|color|colour)\s+(?:stones?|gems?|gemstones?)\b", "gems"),
     (r"\b(?:stones?|gems?|gemstones?)\b", "stones"),
     (r"\bdiamonds?\b", "diamond"),
     (r"\blab\b", "lab"),
@@ -84,7 +85,10 @@ _EXCLUSIONS = [
     (r"\bhalo\b", "halo"),
     (r"\b(?:pendant|charm|chain|necklace|earrings?|bracelet|ring)s?\b", "piece"),
 ]
-_TAKEN_BACK_RE = re.compile(r"([^,.;!?]{3,60})\?\s*(?:no|nope|actually\s+no|on\s+second\s+thought(?:s)?)\b[,.!]?")
+_TAKEN_BACK_RE = re.compile(
+    r"([^,.;!?]{3,60})\?\s*(?:no|nope|actually\s+no|on\s+second\s+thought(?:s)?)\b[,.!]?|"
+    r"([^,.;!?]{3,80}?)\s+(?:but\s+)?(?:i|we|she|he)\s+(?:really\s+)?(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+"
+    r"(?:fancy|like|want|love|need)\s+(?:that|it|those|them|one)\b")
 # A plain band has no stones set in it (a halo or a centre stone may still sit on top).
 _PLAIN_BAND_RE = re.compile(r"\b(?:plain|simple|bare|clean)\s+(?:metal\s+)?(?:band|shank)\b")
 # '..., platinum's out of my budget', 'white gold is too expensive': a metal ruled out.
@@ -119,6 +123,8 @@ def read_exclusions(t: Text) -> Exclusions:
                 found.add(concept)
         if "white_gold" in found or "yellow_gold" in found or "rose_gold" in found:
             found.discard("gold")
+        if "gems" in found:
+            found.discard("stones")
         if "accent" in found or "side" in found:
             found.discard("stones")
             found.discard("diamond")
@@ -127,9 +133,10 @@ def read_exclusions(t: Text) -> Exclusions:
             out.phrases.append(m.group(0).strip())
             t.take(m)
     for m in t.find_all(_TAKEN_BACK_RE):
-        # 'three rows of micro pave? no, keep it simple': the customer took it back.
+        # 'three rows of micro pave? no, keep it simple', '... a hidden halo but I don't fancy
+        # that': the customer took it back.
         for pattern, concept in _EXCLUSIONS:
-            if re.search(pattern, m.group(1)):
+            if re.search(pattern, m.group(1) or m.group(2)):
                 out.concepts.add(concept)
         out.phrases.append(m.group(0).strip())
         t.take(m)
@@ -182,7 +189,7 @@ class _Mention:
 # A metal named for a part of the piece ('white gold prongs') is a two-tone detail, not the metal.
 # Words that show a metal is told of another piece: the old one, hers already, one to match.
 _OTHER_PIECE = re.compile(r"\b(?:old|existing|current|other|previous|original|grandmother'?s?|grandma'?s?|mum'?s|mom'?s|"
-                          r"keep|kept|match(?:es|ing)?|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|"
+                          r"keep|kept|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|"
                           r"engagement\s+ring\s+is|was|used\s+to)\b")
 _CLAUSE_BOUND = re.compile(r"[,.;!?()]|\band\b|\bbut\b|\bso\b|\bbecause\b")
 _PART_AFTER = re.compile(r"\s*(?:prongs?|claws?|head|heads|basket|tips?|accents?)\b")

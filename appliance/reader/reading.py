@@ -87,7 +87,9 @@ def normalise(text: str) -> str:
     t = _fractions(t)
     t = re.sub(r"\b(size\s+(?:uk\s+)?[d-z])\s+and\s+a\s+half\b", r"\1 0.5", t)
     t = re.sub(r"(?<=\d)\s*(ctw|ct|cts|carats?|mm|cm|k|in|inch|tw)\b", r" \1", t)
-    t = re.sub(r"(?<=\d) in\b(?!\s+(?:a|an|the|white|yellow|rose|gold|platinum|silver|sterling|\d))", " inch", t)
+    # '18 in chain', '7in': 'in' is inches only where a length ends or names what it measures.
+    t = re.sub(r"(?<=\d) in\b(?=\s*(?:[,.;:!?)]|$|(?:long|length|chain|necklace|bracelet|anklet|cable|box|rope|curb|"
+               r"figaro|snake|wheat|link|pendant|drop)\b))", " inch", t)
     # Dimensions: '7x5', '8 x 6 mm', '9 by 7mm' -> '7 x 5 mm' (never a count 'x' carats).
     t = re.sub(rf"(?<![\d.])({_NUMBER})\s*(?:x|by|\*)\s*({_NUMBER})(?:\s*mm\b)?(?!\s*(?:ct|carat|k\b|inch|cm|\.\d))",
                r"\1 x \2 mm", t)

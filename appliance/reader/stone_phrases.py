@@ -197,6 +197,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
     """The stone groups, clause by clause, in the order the customer named them."""
     groups: list[_Group] = []
     last: _Group | None = None
+    halo_next = False
     for start, end in _clauses(t.text):
         if other := _ANOTHER_PIECE.search(t.text, start, end):
             end = other.start()         # 'to go with my oval solitaire': her ring, not this piece
@@ -213,6 +214,14 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         accentish = any(start <= a < end for a, _ in on_band) or bool(accent_noun) or bool(
             near and (plural or counted))
         halo = t.find(_HALO_RE, start, end)
+        if halo and halo.group().startswith(("surrounded", "ringed", "encircled", "framed", "circled")) \
+                and (m is None or m.start() < halo.start()):
+            # 'an amethyst surrounded by peridots': the stone before is the centre; the
+            # stones named next are its halo.
+            t.take(halo)
+            halo_next, halo = True, None
+        elif halo_next and m is not None:
+            halo_next, halo = False, halo or m
         side = t.find(_SIDE_RE, start, end)
         size = _read_group_size(t, start, end)
         setting = t.find(_SETTING_RE, start, end)
@@ -316,11 +325,13 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             t.take(centre)
             role = "center"
         for found in (halo, side):
-            if found:
+            if found and found is not m:
                 t.take(found)
         t.take_all(_ACCENT_RE, start, end)
         if halo and not size:
             role = "accent"
+            if halo is m:
+                setting = None
         # A later, fuller mention of a stone already named ("pearl pendant, 8 mm pearl",
         # "5 little sapphires ..., each sapphire 3mm").
         pending = next((g for g in groups if not g.sized and g.type == stone_type and g.setting != "halo"
@@ -345,8 +356,10 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         group.role = role or group.role
         if group.role is None and setting and setting.group(1) in ("channel",):
             group.role = "accent"
-        if halo and size:
-            # 'surrounded by peridots', 'a halo of sapphires': the halo is of the stone named next.
+        if halo is m and m is not None:
+            role = group.role = "accent"           # the stones after 'surrounded by' are the halo
+        elif halo and size:
+            # 'a halo of sapphires': the halo is of the stone named next.
             halo_type, after = "diamond", _STONE_RE.match(t.text, halo.end() + 1) or \
                 re.compile(r"\s*(?:of\s+)?(?:(?:small|tiny|little|round|pave)\s+)*" + _STONE_RE.pattern).match(t.text, halo.end())
             if after and (named := _stone_type(re.sub(r"\s+", " ", after.group(1)))):
@@ -359,6 +372,8 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         if single_accent:
             group.count = group.count or 1
         last = group
+    if halo_next and not any(g.setting == "halo" for g in groups):
+        groups.append(_Group("diamond", role="accent", setting="halo"))
     return groups
 
 
@@ -546,6 +561,8 @@ def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]
         if "stones" in excluded and g.role != "center":
             continue
         if "diamond" in excluded and g.type in ("diamond", "lab_diamond") and g.role != "center":
+            continue
+        if "gems" in excluded and g.type not in ("diamond", "lab_diamond", "moissanite") and g.role != "center":
             continue
         kept.append(g)
     if "lab" in excluded:
