@@ -48,7 +48,7 @@ def prompt_parts(spec: Spec, description: str = "", instruction: str | None = No
     parts = [Part(", ".join(t for t in triggers if t), 0)] if any(triggers) else []
     parts.append(Part(f"a {metal} {style}", 0))
     if spec.piece_type == "ring":
-        parts.append(Part(f"{spec.band_width_mm:g} mm {spec.profile} band, {catalog.FINISHES[spec.finish]} finish", 3))
+        parts.append(Part(f"{spec.band_width_mm:g} mm {spec.profile.replace('_', '-')} band, {catalog.FINISHES[spec.finish]} finish", 3))
     elif spec.chain_length_mm:
         parts.append(Part(f"on a {spec.chain_style} chain", 4))
     for group in spec.stones:

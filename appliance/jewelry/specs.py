@@ -186,7 +186,7 @@ class Spec(BaseModel):
             us = ring_sizes.from_us("us", self.ring_size)
             own = "" if self.size_system == "us" else f"{self.size_system.upper()} {self.size_label} = "
             lines.append(f"Size {own}US {us} (inner diameter {ring_sizes.inner_diameter(self.ring_size):.2f} mm)")
-            lines.append(f"Band {self.band_width_mm:g} x {self.band_thickness_mm:g} mm, {self.profile} profile, "
+            lines.append(f"Band {self.band_width_mm:g} x {self.band_thickness_mm:g} mm, {self.profile.replace('_', '-')} profile, "
                          f"{catalog.FINISHES[self.finish]} finish")
         elif self.chain_length_mm:
             lines.append(f"Chain {self.chain_style}, {self.chain_length_mm} mm, {self.band_width_mm:g} mm wide, "
