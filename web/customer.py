@@ -6,7 +6,9 @@ and change that design or follow that order, and nothing else.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Request, UploadFile
+import secrets
+
+from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,8 +16,7 @@ from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
 from appliance.reader.facts import SOURCES
-from appliance.reader.instructions import revise_spec
-from appliance.studio import designs, jobs, orders, price_books, uploads
+from appliance.studio import designs, jobs, orders, price_books, rounds, uploads
 from web import materials
 from web.responses import is_htmx, render, store_of
 
@@ -27,7 +28,8 @@ api = APIRouter(prefix="/api/v1", tags=["customer"])
 
 def _image_json(image: designs.Image) -> dict:
     return {"id": image.id, "url": image.url, "parent_id": image.parent_id, "instruction": image.instruction,
-            "label": image.label, "round": image.round, "seed": image.seed, "generator": image.generator}
+            "label": image.label, "round": image.round, "seed": image.seed, "generator": image.generator,
+            "spec_revision": image.spec_revision}
 
 
 def _job_json(store, job: jobs.Job) -> dict:
@@ -46,10 +48,15 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         rounds.setdefault(image.round, []).append(image)
     selected = designs.chosen_image_id(design, images)
     chosen = next((i for i in images if i.id == selected), None)
+    outdated = chosen is not None and not designs.drawn_with_current_spec(design, chosen)
     context = {
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
         "position": jobs.position(store, job) if job else None, "selected": selected,
-        "chosen_outdated": chosen is not None and not designs.drawn_with_current_spec(design, chosen),
+        "chosen_outdated": outdated,
+        "chosen_changes": designs.changed_since(Spec.model_validate_json(chosen.spec_json), design.spec)
+        if outdated else [],
+        # One key per page shown: a double click, a retry or Back-and-resend places one order.
+        "idempotency_key": secrets.token_urlsafe(16),
         "quote": price_books.quote_spec(store, design.spec).public(),
         "order_token": request.query_params.get("order"), "contact": {}, "order_errors": {},
         "understood": design.understood(), "fact_sources": SOURCES,
@@ -73,13 +80,13 @@ async def start_design(request: Request):
     description, piece_type = form.get("description", ""), form.get("piece_type") or None
     store = store_of(request)
     try:
-        design = designs.create_design(store, description, piece_type)
+        started = rounds.start_design(store, description, piece_type,
+                                      max_waiting=request.app.state.settings.max_queued_per_design)
     except Invalid as exc:
         return render(request, "customer/studio.html", {
             "description": description, "piece_type": piece_type or "", "error": exc.message,
             "pieces": catalog.PIECE_TYPES}, status_code=422)
-    jobs.enqueue(store, design.id, count=4, max_waiting=request.app.state.settings.max_queued_per_design)
-    return RedirectResponse(f"/d/{design.id}", status_code=303)
+    return RedirectResponse(f"/d/{started.design.id}", status_code=303)
 
 
 @pages.get("/d/{design_id}")
@@ -91,8 +98,12 @@ def design_page(request: Request, design_id: str):
 @pages.get("/d/{design_id}/gallery")
 def gallery(request: Request, design_id: str):
     design = designs.get_design(store_of(request), design_id)
-    # The order form's chosen concept follows the gallery (the first round arrives here).
-    return render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True))
+    # The order form's chosen concept follows the gallery (the first round arrives here), and
+    # the panel follows the design when the page shows an older revision (a region edit).
+    shown = request.query_params.get("rev", "")
+    stale = not (shown.isdigit() and int(shown) == design.spec_revision)
+    return render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True,
+                                                                      oob_materials=stale))
 
 
 @pages.post("/d/{design_id}/select")
@@ -110,14 +121,13 @@ async def new_round(request: Request, design_id: str):
     store = store_of(request)
     design = designs.get_design(store, design_id)
     instruction = str(form.get("instruction", "")).strip()
-    parent = str(form.get("parent_image_id", "")).strip() or design.selected_image_id
-    spec, changes = revise_spec(design.spec, instruction)
-    error = None
+    parent = str(form.get("parent_image_id", "")).strip() or designs.chosen_image_id(
+        design, designs.images(store, design_id))
+    error, changes = None, []
     try:
-        if changes:
-            design = designs.update_spec(store, design_id, spec)
-        jobs.enqueue(store, design_id, instruction=instruction, parent_image_id=parent, count=4,
-                     max_waiting=request.app.state.settings.max_queued_per_design)
+        made = rounds.new_round(store, design_id, instruction=instruction, parent_image_id=parent,
+                                max_waiting=request.app.state.settings.max_queued_per_design)
+        design, changes = made.design, made.changes
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
     if not is_htmx(request):
@@ -166,13 +176,23 @@ async def order_from_page(request: Request, design_id: str):
     design = designs.get_design(store, design_id)
     contact = {k: str(form.get(k, "")) for k in ("name", "email", "phone", "notes")}
     image_id = str(form.get("image_id", "")) or designs.chosen_image_id(design, designs.images(store, design.id)) or ""
+    key = str(form.get("idempotency_key", "")) or None
+    revision = str(form.get("spec_revision", "")).strip()
     try:
         checked = orders.check_contact(**contact)
-        order = orders.place_order(store, design, image_id, checked, price_books.quote_spec(store, design.spec))
-    except Invalid as exc:
-        context = _design_context(request, design, contact=contact, order_errors={exc.field: exc.message})
+        order = orders.place_order(store, design_id, image_id, checked,
+                                   spec_revision=int(revision) if revision.isdigit() and len(revision) < 10 else None,
+                                   shown_total=str(form.get("quote_total", "")) or None, idempotency_key=key)
+    except (Invalid, Conflict) as exc:
+        # What the customer typed stays; a design that moved on shows its current panel.
+        field = getattr(exc, "field", "order")
+        context = _design_context(request, designs.get_design(store, design_id), contact=contact,
+                                  order_errors={field if field in ("name", "email", "phone", "notes", "image_id")
+                                                else "order": getattr(exc, "message", str(exc))},
+                                  oob_materials=isinstance(exc, Conflict) and is_htmx(request),
+                                  idempotency_key=key or secrets.token_urlsafe(16))
         template = "customer/_order_form.html" if is_htmx(request) else "customer/design.html"
-        return render(request, template, context, status_code=422)
+        return render(request, template, context, status_code=409 if isinstance(exc, Conflict) else 422)
     url = f"/o/{order['token']}?placed=1"
     if is_htmx(request):
         return render(request, "customer/_order_form.html", _design_context(request, design),
@@ -217,8 +237,7 @@ async def order_revision(request: Request, token: str):
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
     image_id = str(form.get("image_id", "")) or designs.chosen_image_id(design, designs.images(store, design.id)) or ""
-    orders.resubmit(store, token, design, image_id, price_books.quote_spec(store, design.spec),
-                    note=str(form.get("note", "")))
+    orders.resubmit(store, token, image_id, note=str(form.get("note", "")))
     return RedirectResponse(f"/o/{token}", status_code=303)
 
 
@@ -233,8 +252,8 @@ async def start_from_photo(request: Request, design_id: str):
     try:
         data = await photo.read(uploads.MAX_BYTES + 1) if hasattr(photo, "read") else b""
         upload = uploads.accept(store, request.app.state.settings.uploads_dir, design_id, "reference", data)
-        jobs.enqueue(store, design_id, reference_id=upload.id, instruction=str(form.get("instruction", "")) or None,
-                     count=4, max_waiting=request.app.state.settings.max_queued_per_design)
+        rounds.new_round(store, design_id, reference_id=upload.id, instruction=str(form.get("instruction", "")) or None,
+                         max_waiting=request.app.state.settings.max_queued_per_design)
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
     if not is_htmx(request):
@@ -287,6 +306,8 @@ class OrderIn(BaseModel):
     email: str = Field(..., max_length=254)
     phone: str | None = Field(None, max_length=40)
     notes: str | None = Field(None, max_length=2000)
+    spec_revision: int = Field(..., ge=1, le=2**31, description="The design's spec_revision the customer was shown.")
+    quote_total: str | None = Field(None, max_length=24, description="The total the customer was shown.")
 
 
 class MessageIn(BaseModel):
@@ -302,6 +323,8 @@ class RevisionIn(BaseModel):
 
 def _design_json(store, design: designs.Design) -> dict:
     return {"id": design.id, "description": design.description, "spec": design.spec.model_dump(),
+            "spec_revision": design.spec_revision, "chosen_image_id": designs.chosen_image_id(
+                design, designs.images(store, design.id)),
             "quote": price_books.quote_spec(store, design.spec).public(), "notes": design.notes,
             "unplaced": design.unplaced, "details": design.details,
             "understood": [f.as_dict() for f in design.understood()],
@@ -315,7 +338,9 @@ def api_create_design(request: Request, body: DesignIn):
     if body.piece_type is not None and body.piece_type not in catalog.PIECE_TYPES:
         raise Invalid("piece_type", "Choose ring, pendant, earrings, bracelet or necklace.")
     store = store_of(request)
-    return _design_json(store, designs.create_design(store, body.description, body.piece_type))
+    started = rounds.start_design(store, body.description, body.piece_type,
+                                  max_waiting=request.app.state.settings.max_queued_per_design)
+    return {**_design_json(store, started.design), "job": {"id": started.job.id, "status": started.job.status}}
 
 
 @api.get("/designs/{design_id}")
@@ -330,21 +355,19 @@ def api_put_spec(request: Request, design_id: str, spec: Spec):
     """Replace the spec (the materials panel); returns it with the new quote."""
     store = store_of(request)
     design = designs.update_spec(store, design_id, spec)
-    return {"spec": design.spec.model_dump(), "quote": price_books.quote_spec(store, design.spec).public()}
+    return {"spec": design.spec.model_dump(), "spec_revision": design.spec_revision,
+            "quote": price_books.quote_spec(store, design.spec).public()}
 
 
 @api.post("/designs/{design_id}/renders", status_code=202)
 def apirender(request: Request, design_id: str, body: RenderIn):
     """Queue a round of concepts; an instruction may also revise the spec."""
-    store = store_of(request)
-    design = designs.get_design(store, design_id)
-    spec, changes = revise_spec(design.spec, body.instruction)
-    if changes:
-        designs.update_spec(store, design_id, spec)
-    job = jobs.enqueue(store, design_id, instruction=body.instruction, parent_image_id=body.parent_image_id,
-                       reference_id=body.reference_id, mask_id=body.mask_id, count=body.count,
-                       max_waiting=request.app.state.settings.max_queued_per_design)
-    return {"job": {"id": job.id, "status": job.status}, "changes": changes, "spec": spec.model_dump()}
+    made = rounds.new_round(store_of(request), design_id, instruction=body.instruction,
+                            parent_image_id=body.parent_image_id, reference_id=body.reference_id, mask_id=body.mask_id,
+                            count=body.count, max_waiting=request.app.state.settings.max_queued_per_design)
+    return {"job": {"id": made.job.id, "status": made.job.status}, "changes": made.changes,
+            "spec": made.design.spec.model_dump(), "spec_revision": made.design.spec_revision,
+            "quote": price_books.quote_spec(store_of(request), made.design.spec).public()}
 
 
 async def _upload(request: Request, design_id: str, kind: str, file: UploadFile) -> dict:
@@ -380,12 +403,15 @@ def api_cancel_job(request: Request, job_id: str):
 
 
 @api.post("/designs/{design_id}/order", status_code=201)
-def api_order(request: Request, design_id: str, body: OrderIn):
-    """Place the order; the token is the customer's private link to follow it."""
+def api_order(request: Request, design_id: str, body: OrderIn,
+              idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=orders.MAX_IDEMPOTENCY_KEY)):
+    """Place the order for the spec revision the customer was shown (409 when the design or
+    its price has moved on); the token is the customer's private link to follow it. A repeat
+    with the same Idempotency-Key returns the first order."""
     store = store_of(request)
-    design = designs.get_design(store, design_id)
     contact = orders.check_contact(body.name, body.email, body.phone, body.notes)
-    order = orders.place_order(store, design, body.image_id, contact, price_books.quote_spec(store, design.spec))
+    order = orders.place_order(store, design_id, body.image_id, contact, spec_revision=body.spec_revision,
+                               shown_total=body.quote_total, idempotency_key=idempotency_key)
     view = orders.public_view(order)
     return {"number": view["number"], "token": order["token"], "status": view["status"], "quote": view["quote"],
             "url": f"/o/{order['token']}"}
@@ -410,8 +436,5 @@ def api_order_message(request: Request, token: str, body: MessageIn):
 def api_order_revision(request: Request, token: str, body: RevisionIn):
     """After a change request: submit the revised design as the order's next version."""
     store = store_of(request)
-    order = orders.get_order(store, token=token)
-    design = designs.get_design(store, order["design_id"])
-    updated = orders.resubmit(store, token, design, body.image_id, price_books.quote_spec(store, design.spec),
-                              note=body.note)
+    updated = orders.resubmit(store, token, body.image_id, note=body.note)
     return orders.public_view(updated)

@@ -59,7 +59,7 @@ async def request_invalid(request: Request, exc: RequestValidationError):
     details = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        field = ".".join(p for p in loc if p not in ("body", "query", "path"))
+        field = ".".join(p for p in loc if p not in ("body", "query", "path", "header"))
         details.append({"loc": loc, "field": field, "msg": err.get("msg", "").removeprefix("Value error, "),
                         "type": err.get("type", "value_error")})
     return JSONResponse({"detail": details}, status_code=422)

@@ -14,7 +14,7 @@ from appliance.errors import Conflict, Invalid
 from appliance.jewelry.specs import Spec
 from appliance.ops import auth, health
 from appliance.reader.facts import current_facts
-from appliance.studio import designs, orders, price_books
+from appliance.studio import designs, jobs, orders, price_books, uploads
 from web.responses import is_htmx, render, store_of
 
 pages = APIRouter(include_in_schema=False)
@@ -130,7 +130,8 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
     order = orders.get_order(store, number=number)
     chosen = order["current"]["image_id"]
     return {"user": user, "order": order, "lineage": designs.lineage(store, chosen),
-            "reading": _reading(store, order),
+            "reading": _reading(store, order), "disagreements": orders.disagreements(store, order),
+            "inputs": jobs.inputs_of(store, chosen),
             "next_statuses": sorted(orders.TRANSITIONS[order["status"]] - {"accepted", "changes_requested", "declined"}),
             "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
 
@@ -174,6 +175,14 @@ def _apply_action(store, number: int, action: str, text: str, status: str, user:
     if action == "status":
         return orders.transition(store, number, status, actor_name=name, body=text)
     raise HTTPException(404, "No such action.")
+
+
+@pages.get("/uploads/{upload_id}.png")
+def upload_file(request: Request, upload_id: str, user: dict = Depends(staff_user)):
+    """A customer's reference photo or painted mask, for the order page."""
+    upload = uploads.get_upload(store_of(request), upload_id)
+    return FileResponse(request.app.state.settings.uploads_dir / upload.path, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
 
 
 @pages.get("/images/{image_id}.png")
@@ -271,8 +280,12 @@ def api_orders(request: Request, status: str | None = None, user: dict = Depends
 @api.get("/orders/{number}")
 def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""
-    order = orders.get_order(store_of(request), number=number)
-    return _staff_order_json(order, _reading(store_of(request), order))
+    store = store_of(request)
+    order = orders.get_order(store, number=number)
+    view = _staff_order_json(order, _reading(store, order))
+    view["disagreements"] = orders.disagreements(store, order)
+    view["inputs"] = {kind: f"/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}
+    return view
 
 
 @api.post("/orders/{number}/accept")

@@ -8,8 +8,10 @@ import re
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec, StoneGroup, halo_count
 from appliance.reader.descriptions import named_finish, named_metal
-from appliance.reader.stone_phrases import accent_group, mentions_accents, named_shape, named_stone_type
+from appliance.reader.stone_phrases import accent_group, mentions_accents, named_carat, named_shape, named_stone_type
 
+_KARAT = re.compile(r"\b(9|10|14|18|22|24)\s*(k|kt|ct|carat|karat)", re.I)
+_COLOUR = re.compile(r"\b(yellow|white|rose|pink|red)\b", re.I)
 _THINNER = re.compile(r"\b(thinner|slimmer|narrower|finer|more delicate|daintier)\b", re.I)
 _THICKER = re.compile(r"\b(thicker|wider|chunkier|bolder|heavier|broader)\b", re.I)
 _BIGGER = re.compile(r"\b(bigger|larger)\b", re.I)
@@ -38,7 +40,17 @@ def revise_spec(spec: Spec, instruction: str | None) -> tuple[Spec, list[str]]:
         center["length_mm"] = round(min(30, center["length_mm"] * factor), 2)
         center["width_mm"] = round(min(30, center["width_mm"] * factor), 2)
         changes.append(f"centre stone {'larger' if factor > 1 else 'smaller'} ({center['length_mm']:g} mm)")
-    if (metal := named_metal(instruction)) and metal != spec.metal:
+    metal = named_metal(instruction)
+    if metal and metal[0].isdigit() and spec.metal[0].isdigit() and not _COLOUR.search(instruction):
+        # 'make it 14k': the karat changes, the colour the customer chose stays (22k is yellow).
+        karat = metal.split("_")[0]
+        metal = f"{karat}_{spec.metal.split('_')[1]}" if f"{karat}_{spec.metal.split('_')[1]}" in catalog.METALS \
+            else metal
+    elif metal and metal[0].isdigit() and spec.metal[0].isdigit() and not _KARAT.search(instruction):
+        # 'rose gold instead': the colour changes, the karat the customer chose stays.
+        kept = f"{spec.metal.split('_')[0]}_{metal.split('_')[1]}"
+        metal = kept if kept in catalog.METALS else metal
+    if metal and metal != spec.metal:
         data["metal"] = metal
         changes.append(f"metal → {catalog.METALS[metal].label}")
     stone_type = named_stone_type(instruction)
@@ -49,6 +61,13 @@ def revise_spec(spec: Spec, instruction: str | None) -> tuple[Spec, list[str]]:
         center["shape"] = shape
         center["length_mm"] = round(max(center["width_mm"] * catalog.SHAPES[shape].ratio, center["width_mm"]), 2)
         changes.append(f"centre stone shape → {catalog.SHAPES[shape].label}")
+    if center and (carat := named_carat(instruction)) and not mentions_accents(instruction) \
+            and not catalog.STONE_TYPES[center["type"]].by_piece and carat <= 12:
+        # 'a 2 carat emerald cut stone': the centre at that weight, in its (new) shape.
+        length, width = catalog.stone_size_for_carat(center["type"], center["shape"], carat)
+        if (length, width) != (center["length_mm"], center["width_mm"]) and length <= 30:
+            center["length_mm"], center["width_mm"] = length, width
+            changes.append(f"centre stone {carat:g} ct")
     if _NO_HALO.search(instruction):
         kept = [g for g in data["stones"] if g["setting"] != "halo"]
         if len(kept) != len(data["stones"]):

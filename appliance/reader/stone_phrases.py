@@ -708,6 +708,16 @@ def named_stone_type(text: str) -> str | None:
     return "lab_diamond" if stone == "diamond" and _LAB_RE.search(t) else stone
 
 
+def named_carat(text: str) -> float | None:
+    """The weight of one stone the words give ('a 2 carat stone' -> 2.0); None for none or
+    a total weight ('1ctw'), which an instruction cannot place on one stone."""
+    t = _affirmed(text)
+    m = _CARAT_RE.search(t)
+    if not m or _TOTAL_RE.search(t) or re.search(r"ctw|tw", m.group(0)):
+        return None
+    return float(m.group(1) or m.group(2))
+
+
 def named_shape(text: str) -> str | None:
     """The stone shape the words name, if any."""
     m = _SHAPE_RE.search(_affirmed(text))

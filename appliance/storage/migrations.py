@@ -155,6 +155,15 @@ ALTER TABLE jobs ADD COLUMN preview_path TEXT;
 ALTER TABLE designs ADD COLUMN facts_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE designs ADD COLUMN details_json TEXT NOT NULL DEFAULT '[]';
 """),
+    (4, "spec revisions on designs, rounds, images and order versions; idempotent orders", """
+ALTER TABLE designs ADD COLUMN spec_revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN spec_revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE images ADD COLUMN spec_revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE order_versions ADD COLUMN spec_revision INTEGER;
+ALTER TABLE orders ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX orders_by_idempotency_key ON orders (design_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+"""),
 ]
 
 _CREATE_RECORD = """

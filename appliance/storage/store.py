@@ -101,14 +101,19 @@ INSERT INTO designs (id, description, piece_type, spec_json, notes_json, unplace
 VALUES (:id, :description, :piece_type, :spec_json, :notes_json, :unplaced_json, :facts_json, :details_json, :now, :now)
 """
 GET_DESIGN = "SELECT * FROM designs WHERE id = :id"
-UPDATE_DESIGN_SPEC = "UPDATE designs SET spec_json = :spec_json, updated_at = :now WHERE id = :id"
+# Every change of the spec is a new revision; images and orders record the one they show.
+UPDATE_DESIGN_SPEC = """
+UPDATE designs SET spec_json = :spec_json, spec_revision = spec_revision + 1, updated_at = :now WHERE id = :id
+"""
+# A new round: the chosen concept follows the newest round until the customer picks one.
+CLEAR_DESIGN_SELECTION = "UPDATE designs SET selected_image_id = NULL, updated_at = :now WHERE id = :id"
 SELECT_DESIGN_IMAGE = "UPDATE designs SET selected_image_id = :image_id, updated_at = :now WHERE id = :id"
 
 INSERT_IMAGE = """
 INSERT INTO images (id, design_id, job_id, parent_id, instruction, path, seed, generator, label,
-                    round, width, height, spec_json, created_at)
+                    round, width, height, spec_json, spec_revision, created_at)
 VALUES (:id, :design_id, :job_id, :parent_id, :instruction, :path, :seed, :generator, :label,
-        :round, :width, :height, :spec_json, :now)
+        :round, :width, :height, :spec_json, :spec_revision, :now)
 """
 # Every image of a design, oldest round first: the version tree in display order.
 IMAGES_FOR_DESIGN = "SELECT * FROM images WHERE design_id = :design_id ORDER BY round, created_at"
@@ -119,9 +124,14 @@ LAST_ROUND_FOR_DESIGN = "SELECT COALESCE(MAX(round), 0) AS round FROM images WHE
 # ---------------------------------------------------------------- generation jobs
 
 INSERT_JOB = """
-INSERT INTO jobs (id, design_id, instruction, parent_image_id, reference_id, mask_id, count, spec_json, status,
-                  created_at)
-VALUES (:id, :design_id, :instruction, :parent_image_id, :reference_id, :mask_id, :count, :spec_json, 'queued', :now)
+INSERT INTO jobs (id, design_id, instruction, parent_image_id, reference_id, mask_id, count, spec_json, spec_revision,
+                  status, created_at)
+SELECT :id, :design_id, :instruction, :parent_image_id, :reference_id, :mask_id, :count, spec_json, spec_revision,
+       'queued', :now
+FROM designs WHERE id = :design_id
+"""
+JOB_OF_IMAGE = """
+SELECT j.reference_id, j.mask_id FROM images AS i JOIN jobs AS j ON j.id = i.job_id WHERE i.id = :image_id
 """
 JOB_PREVIEW = "UPDATE jobs SET preview_path = :preview_path WHERE id = :id AND status = 'running'"
 GET_JOB = "SELECT * FROM jobs WHERE id = :id"
@@ -193,12 +203,18 @@ INSERT INTO price_books (book_json, created_at, created_by) VALUES (:book_json, 
 NEXT_ORDER_NUMBER = "SELECT COALESCE(MAX(number), 1000) + 1 AS number FROM orders"
 INSERT_ORDER = """
 INSERT INTO orders (number, token, design_id, status, customer_name, email, phone, notes,
-                    current_version, created_at, updated_at)
-VALUES (:number, :token, :design_id, 'submitted', :customer_name, :email, :phone, :notes, 1, :now, :now)
+                    current_version, idempotency_key, created_at, updated_at)
+VALUES (:number, :token, :design_id, 'submitted', :customer_name, :email, :phone, :notes, 1, :idempotency_key,
+        :now, :now)
 """
 INSERT_ORDER_VERSION = """
-INSERT INTO order_versions (order_number, version, image_id, description, spec_json, quote_json, created_at)
-VALUES (:number, :version, :image_id, :description, :spec_json, :quote_json, :now)
+INSERT INTO order_versions (order_number, version, image_id, description, spec_json, spec_revision, quote_json,
+                            created_at)
+VALUES (:number, :version, :image_id, :description, :spec_json, :spec_revision, :quote_json, :now)
+"""
+# The order an earlier request with the same Idempotency-Key made for this design.
+ORDER_BY_IDEMPOTENCY_KEY = """
+SELECT number FROM orders WHERE design_id = :design_id AND idempotency_key = :idempotency_key
 """
 INSERT_ORDER_EVENT = """
 INSERT INTO order_events (order_number, kind, from_status, to_status, body, actor, actor_name, created_at)

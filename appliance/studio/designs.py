@@ -36,6 +36,7 @@ class Design:
     unplaced: list[str]
     selected_image_id: str | None
     created_at: str
+    spec_revision: int = 1
     facts: list[dict] = field(default_factory=list)     # what the reader understood, as read
     details: list[str] = field(default_factory=list)    # design words the spec cannot hold
 
@@ -60,6 +61,7 @@ class Image:
     width: int
     height: int
     spec_json: str
+    spec_revision: int
 
     @property
     def url(self) -> str:
@@ -120,12 +122,16 @@ def get_design(store: Store, design_id: str) -> Design:
         spec=Spec.model_validate_json(row["spec_json"]), notes=json.loads(row["notes_json"]),
         unplaced=json.loads(row["unplaced_json"]), selected_image_id=row["selected_image_id"],
         created_at=row["created_at"], facts=json.loads(row["facts_json"]), details=json.loads(row["details_json"]),
+        spec_revision=row["spec_revision"],
     )
 
 
 def update_spec(store: Store, design_id: str, spec: Spec) -> Design:
-    """Store the customer's edited spec; later renders and quotes use it."""
-    get_design(store, design_id)
+    """Store the customer's edited spec as a new revision (an unchanged spec makes none);
+    later renders and quotes use it."""
+    design = get_design(store, design_id)
+    if spec == design.spec:
+        return design
     with store.write() as db:
         db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": now()})
     return get_design(store, design_id)
@@ -159,16 +165,41 @@ def get_image(store: Store, image_id: str) -> Image:
 
 
 def chosen_image_id(design: Design, design_images: list[Image]) -> str | None:
-    """The image the customer picked, or else the newest of `design_images` (what the
-    order form shows)."""
+    """The image the customer picked since the last round was asked for, or else the
+    first concept of the newest round (what the order form shows)."""
     if design.selected_image_id:
         return design.selected_image_id
-    return design_images[-1].id if design_images else None
+    if not design_images:
+        return None
+    newest = max(image.round for image in design_images)
+    return next(image.id for image in design_images if image.round == newest)
 
 
 def drawn_with_current_spec(design: Design, image: Image) -> bool:
     """Whether the image shows the design's materials as they are now."""
-    return Spec.model_validate_json(image.spec_json) == design.spec
+    return image.spec_revision == design.spec_revision or Spec.model_validate_json(image.spec_json) == design.spec
+
+
+def changed_since(drawn: Spec, spec: Spec) -> list[str]:
+    """What differs between the spec an image was drawn from and `spec`, in the words a
+    customer or jeweler uses ('the metal', 'the stones'); empty when they agree."""
+    changes = []
+    if drawn.piece_type != spec.piece_type or drawn.effective_style != spec.effective_style:
+        changes.append("the piece")
+    if drawn.metal != spec.metal:
+        changes.append("the metal")
+    if [(g.role, g.type, g.shape, g.count) for g in drawn.stones] != [(g.role, g.type, g.shape, g.count)
+                                                                       for g in spec.stones]:
+        changes.append("the stones")
+    elif [(g.length_mm, g.width_mm) for g in drawn.stones] != [(g.length_mm, g.width_mm) for g in spec.stones]:
+        changes.append("the stone sizes")
+    if (drawn.band_width_mm, drawn.band_thickness_mm, drawn.profile, drawn.finish) != \
+            (spec.band_width_mm, spec.band_thickness_mm, spec.profile, spec.finish):
+        changes.append("the band")
+    if (drawn.ring_size, drawn.chain_length_mm, drawn.bracelet_length_mm, drawn.hoop_diameter_mm) != \
+            (spec.ring_size, spec.chain_length_mm, spec.bracelet_length_mm, spec.hoop_diameter_mm):
+        changes.append("the size")
+    return changes
 
 
 def lineage(store: Store, image_id: str) -> list[Image]:

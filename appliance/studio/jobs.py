@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from appliance.errors import Conflict, Invalid, NotFound
+from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 from appliance.studio import uploads
@@ -29,6 +30,7 @@ class Job:
     parent_image_id: str | None
     count: int
     spec_json: str
+    spec_revision: int
     status: str
     progress: float
     attempts: int
@@ -53,10 +55,13 @@ def _job(row: dict) -> Job:
 
 def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             parent_image_id: str | None = None, reference_id: str | None = None, mask_id: str | None = None,
-            count: int = 4, max_waiting: int = 2) -> Job:
+            count: int = 4, max_waiting: int = 2, spec: Spec | None = None) -> Job:
     """Queue a round of `count` concepts for the design's current spec: from the words
     alone, from a concept ("more like this"), from a reference photo, or (with a mask) a
-    region of a concept redrawn.
+    region of a concept redrawn. With `spec` (a round whose words changed the piece), the
+    design takes that spec as a new revision in the same transaction, so the round, the
+    panel and the price all show it. The chosen concept then follows the newest round
+    until the customer picks another.
 
     A design may have at most `max_waiting` rounds waiting or running, so one customer
     cannot fill the queue in front of the others (Conflict when full).
@@ -91,10 +96,14 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
         waiting = next(db.query(q.COUNT_OPEN_JOBS_FOR_DESIGN, {"design_id": design_id}))["n"]
         if waiting >= max_waiting:
             raise Conflict("This design already has a round being drawn; wait for it or cancel it first.")
+        stamp = now()
+        if spec is not None and spec != design.spec:
+            db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": stamp})
+        db.execute(q.CLEAR_DESIGN_SELECTION, {"id": design_id, "now": stamp})
         db.execute(q.INSERT_JOB, {
             "id": job_id, "design_id": design_id, "instruction": instruction,
             "parent_image_id": parent_image_id, "reference_id": reference_id, "mask_id": mask_id, "count": count,
-            "spec_json": design.spec.model_dump_json(), "now": now(),
+            "now": stamp,
         })
     log.info("job %s queued for design %s (%d images)", job_id, design_id, count)
     return get_job(store, job_id)
@@ -210,3 +219,14 @@ def images_of(store: Store, job_id: str) -> list[dict]:
 def spec_of(job: Job) -> dict:
     """The spec the job was queued with (the design may have changed since)."""
     return json.loads(job.spec_json)
+
+
+def inputs_of(store: Store, image_id: str) -> dict[str, uploads.Upload]:
+    """The customer's reference photo and painted mask the image's round was drawn from
+    (either may be absent), so the jeweler sees what the customer showed the studio."""
+    row = store.query_one(q.JOB_OF_IMAGE, {"image_id": image_id})
+    found = {}
+    for kind, upload_id in (("reference", row and row["reference_id"]), ("mask", row and row["mask_id"])):
+        if upload_id:
+            found[kind] = uploads.get_upload(store, upload_id)
+    return found

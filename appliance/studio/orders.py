@@ -12,13 +12,16 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from appliance.errors import Conflict, Invalid, NotFound
+from appliance.jewelry import catalog
 from appliance.jewelry.pricing import Quote
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
-from appliance.studio.designs import Design, get_image
+from appliance.studio.designs import Design, get_design, get_image
+from appliance.studio.price_books import quote_spec
 
 log = logging.getLogger(__name__)
 
@@ -90,27 +93,83 @@ def _check_image(store: Store, design: Design, image_id: str) -> None:
         raise Invalid("image_id", "That image belongs to another design.")
 
 
-def place_order(store: Store, design: Design, image_id: str, contact: Contact, quote: Quote) -> dict:
-    """Turn a design and its chosen image into a submitted order with a quote snapshot."""
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """The key trimmed (None when absent), or Invalid when it cannot be one."""
+    key = (key or "").strip() or None
+    if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable()):
+        raise Invalid("Idempotency-Key", f"An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} printable characters.")
+    return key
+
+
+def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *, spec_revision: int | None,
+                shown_total: str | None = None, idempotency_key: str | None = None) -> dict:
+    """Turn a design and its chosen image into a submitted order with a snapshot of the
+    spec revision and quote the customer was shown.
+
+    The order names the spec revision the customer saw (and may name the total): when the
+    design or its price has moved on since, Conflict says so and nothing is placed. A
+    repeat with the same idempotency key (a double click, a retry, Back and resend) returns
+    the order the first request placed.
+    """
+    key = check_idempotency_key(idempotency_key)
+    if key is not None and (row := store.query_one(q.ORDER_BY_IDEMPOTENCY_KEY,
+                                                   {"design_id": design_id, "idempotency_key": key})):
+        return get_order(store, number=row["number"])
+    design = get_design(store, design_id)
+    if spec_revision is None:
+        raise Invalid("spec_revision", "The order must say which version of the design it is for; "
+                      "please reload the page.")
+    if spec_revision != design.spec_revision:
+        raise Conflict("Your design changed after this page showed it. Please check the materials and the price "
+                       "below, then send your order again.")
     _check_image(store, design, image_id)
+    quote = quote_spec(store, design.spec)
+    if shown_total is not None and _money(shown_total) != quote.total:
+        raise Conflict(f"The price changed since you saw it: it is now {quote.total} {quote.currency}. "
+                       "Please check it, then send your order again.")
     token = secrets.token_urlsafe(24)
     with store.write(durable=True) as db:
-        number = next(db.query(q.NEXT_ORDER_NUMBER))["number"]
-        stamp = now()
-        db.execute(q.INSERT_ORDER, {
-            "number": number, "token": token, "design_id": design.id, "customer_name": contact.name,
-            "email": contact.email, "phone": contact.phone, "notes": contact.notes, "now": stamp,
-        })
-        db.execute(q.INSERT_ORDER_VERSION, {
-            "number": number, "version": 1, "image_id": image_id, "description": design.description,
-            "spec_json": design.spec.model_dump_json(), "quote_json": json.dumps(quote.staff()), "now": stamp,
-        })
-        db.execute(q.INSERT_ORDER_EVENT, {
-            "number": number, "kind": "status", "from_status": None, "to_status": "submitted",
-            "body": contact.notes, "actor": "customer", "actor_name": contact.name, "now": stamp,
-        })
+        if key is not None and (row := next(db.query(q.ORDER_BY_IDEMPOTENCY_KEY, {
+                "design_id": design_id, "idempotency_key": key}), None)):
+            number = row["number"]       # the same request, placed meanwhile by its twin
+        else:
+            number = _insert_order(db, design, image_id, contact, quote, token, key)
     log.info("order %s placed for design %s", number, design.id)
     return get_order(store, number=number)
+
+
+def _money(value: str) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise Invalid("quote_total", "The total must be an amount such as 1234.00.") from None
+    if not amount.is_finite():
+        raise Invalid("quote_total", "The total must be an amount such as 1234.00.")
+    return amount
+
+
+def _insert_order(db, design: Design, image_id: str, contact: Contact, quote: Quote, token: str,
+                  key: str | None) -> int:
+    number = next(db.query(q.NEXT_ORDER_NUMBER))["number"]
+    stamp = now()
+    db.execute(q.INSERT_ORDER, {
+        "number": number, "token": token, "design_id": design.id, "customer_name": contact.name,
+        "email": contact.email, "phone": contact.phone, "notes": contact.notes, "idempotency_key": key,
+        "now": stamp,
+    })
+    db.execute(q.INSERT_ORDER_VERSION, {
+        "number": number, "version": 1, "image_id": image_id, "description": design.description,
+        "spec_json": design.spec.model_dump_json(), "spec_revision": design.spec_revision,
+        "quote_json": json.dumps(quote.staff()), "now": stamp,
+    })
+    db.execute(q.INSERT_ORDER_EVENT, {
+        "number": number, "kind": "status", "from_status": None, "to_status": "submitted",
+        "body": contact.notes, "actor": "customer", "actor_name": contact.name, "now": stamp,
+    })
+    return number
 
 
 def get_order(store: Store, *, number: int | None = None, token: str | None = None) -> dict:
@@ -194,9 +253,12 @@ def add_message(store: Store, number: int, body: str | None, *, actor: str, acto
     return get_order(store, number=number)
 
 
-def resubmit(store: Store, token: str, design: Design, image_id: str, quote: Quote, note: str | None = None) -> dict:
-    """The customer's revision after a change request: a new version, back to submitted."""
+def resubmit(store: Store, token: str, image_id: str, note: str | None = None) -> dict:
+    """The customer's revision after a change request: the design as it is now (its spec
+    revision and a fresh quote) becomes a new version, back to submitted."""
     order = get_order(store, token=token)
+    design = get_design(store, order["design_id"])
+    quote = quote_spec(store, design.spec)
     if order["status"] != "changes_requested":
         raise Conflict("Only an order whose changes were requested can be revised.")
     if order["design_id"] != design.id:
@@ -209,7 +271,7 @@ def resubmit(store: Store, token: str, design: Design, image_id: str, quote: Quo
         db.execute(q.INSERT_ORDER_VERSION, {
             "number": order["number"], "version": version, "image_id": image_id,
             "description": design.description, "spec_json": design.spec.model_dump_json(),
-            "quote_json": json.dumps(quote.staff()), "now": stamp,
+            "spec_revision": design.spec_revision, "quote_json": json.dumps(quote.staff()), "now": stamp,
         })
         if db.execute(q.BUMP_ORDER_VERSION, {"number": order["number"], "version": version, "now": stamp}).rowcount != 1:
             raise Conflict("The order changed while you were revising it; reload and try again.")
@@ -239,3 +301,26 @@ def public_view(order: dict) -> dict:
             for e in order["events"]
         ],
     }
+
+
+def disagreements(store: Store, order: dict) -> list[str]:
+    """What the jeweler should know before trusting the picture: the concept of the
+    current version drawn from another revision of the spec, or showing another metal or
+    another number of stones than the order lists. Empty when picture and order agree."""
+    current = order["current"]
+    image = get_image(store, current["image_id"])
+    drawn, ordered = Spec.model_validate_json(image.spec_json), Spec.model_validate(current["spec"])
+    flags = []
+    if current.get("spec_revision") is not None and image.spec_revision != current["spec_revision"]:
+        flags.append(f"The concept was drawn from revision {image.spec_revision} of the design; the order is "
+                     f"revision {current['spec_revision']}.")
+    if drawn.metal != ordered.metal:
+        flags.append(f"The concept shows {catalog.METALS[drawn.metal].label}; the order is "
+                     f"{catalog.METALS[ordered.metal].label}.")
+    drawn_count, ordered_count = sum(g.count for g in drawn.stones), sum(g.count for g in ordered.stones)
+    if drawn_count != ordered_count:
+        flags.append(f"The concept shows {drawn_count} stone{'s' if drawn_count != 1 else ''}; the order lists "
+                     f"{ordered_count}.")
+    elif [(g.type, g.shape) for g in drawn.stones] != [(g.type, g.shape) for g in ordered.stones]:
+        flags.append("The concept's stones differ in type or shape from the ordered ones.")
+    return flags

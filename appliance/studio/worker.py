@@ -192,7 +192,7 @@ class Worker:
                     "seed": seed, "generator": self.generator.name,
                     "label": result.labels[index] if index < len(result.labels) else None,
                     "round": round_number, "width": image.width, "height": image.height,
-                    "spec_json": spec.model_dump_json(),
+                    "spec_json": spec.model_dump_json(), "spec_revision": job.spec_revision,
                 })
             jobs.finish(self.store, job.id, "done", generator=self.generator.name, images=rows)
         except Exception as exc:

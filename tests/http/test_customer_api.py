@@ -24,8 +24,7 @@ def test_a_new_design_has_a_parsed_spec_and_a_quote(design):
 
 
 def test_render_round_then_refine_from_a_chosen_image(customer, running_worker, design):
-    job = customer.post(f"/api/v1/designs/{design['id']}/renders", json={}).json()["job"]
-    done = wait_for_job(customer, job["id"])
+    done = wait_for_job(customer, design["job"]["id"])              # starting a design queues its first round
     assert done["status"] == "done" and done["progress"] == 1 and len(done["images"]) == 4
     first = done["images"][1]["id"]
     refine = customer.post(f"/api/v1/designs/{design['id']}/renders",
@@ -35,6 +34,8 @@ def test_render_round_then_refine_from_a_chosen_image(customer, running_worker, 
     again = customer.get(f"/api/v1/designs/{design['id']}").json()
     assert len(again["images"]) == 6
     assert [i["parent_id"] for i in again["images"][4:]] == [first, first]
+    assert [i["spec_revision"] for i in again["images"]] == [1] * 4 + [2] * 2 and again["spec_revision"] == 2
+    assert again["chosen_image_id"] == again["images"][4]["id"]    # the chosen concept follows the newest round
     assert again["spec"]["band_width_mm"] < design["spec"]["band_width_mm"]
     image = customer.get(again["images"][0]["url"])
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
@@ -111,18 +112,20 @@ def test_ordering_needs_an_image_of_this_design_and_good_contact_details(custome
     image_id = wait_for_job(customer, job["id"])["images"][0]["id"]
     url = f"/api/v1/designs/{design['id']}/order"
     cases = [
-        ({"image_id": image_id, "name": "Ana"}, "email"),
-        ({"image_id": image_id, "name": "Ana", "email": "ana-at-example"}, "email"),
-        ({"image_id": image_id, "name": "", "email": "ana@example.com"}, "name"),
-        ({"image_id": "nope", "name": "Ana", "email": "ana@example.com"}, "image_id"),
-        ({"image_id": image_id, "name": "Ana", "email": "ana@example.com", "notes": "n" * 2001}, "notes"),
+        ({"image_id": image_id, "name": "Ana", "spec_revision": 1}, "email"),
+        ({"image_id": image_id, "name": "Ana", "email": "ana@example.com"}, "spec_revision"),
+        ({"image_id": image_id, "name": "Ana", "email": "ana-at-example", "spec_revision": 1}, "email"),
+        ({"image_id": image_id, "name": "", "email": "ana@example.com", "spec_revision": 1}, "name"),
+        ({"image_id": "nope", "name": "Ana", "email": "ana@example.com", "spec_revision": 1}, "image_id"),
+        ({"image_id": image_id, "name": "Ana", "email": "ana@example.com", "notes": "n" * 2001, "spec_revision": 1},
+         "notes"),
     ]
     for body, field in cases:
         response = customer.post(url, json=body)
         assert response.status_code == 422, body
         assert response.json()["detail"][0]["field"] == field, body
     placed = customer.post(url, json={"image_id": image_id, "name": "Ana", "email": "ana@example.com",
-                                      "phone": "+1 555 0100", "notes": "for our anniversary"})
+                                      "phone": "+1 555 0100", "notes": "for our anniversary", "spec_revision": 1})
     assert placed.status_code == 201
     order = placed.json()
     assert order["number"] == 1001 and order["status"] == "submitted" and len(order["token"]) >= 32

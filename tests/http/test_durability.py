@@ -39,7 +39,8 @@ def test_acknowledged_orders_survive_a_kill(tmp_path):
                 while not stop.is_set():
                     try:
                         response = client.post(f"/api/v1/designs/{design['id']}/order",
-                                               json={"image_id": image_id, "name": "Ana", "email": "ana@example.com"})
+                                               json={"image_id": image_id, "name": "Ana", "email": "ana@example.com",
+                                                     "spec_revision": design["spec_revision"]})
                     except httpx.HTTPError:
                         return
                     if response.status_code == 201:

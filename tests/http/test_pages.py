@@ -69,7 +69,7 @@ def test_a_bad_material_value_is_kept_and_named_beside_its_field(customer, worke
 
 def test_the_order_form_names_the_bad_field_and_keeps_the_rest(customer, worker):
     design_id = start(customer, worker)
-    data = {"name": "Ana Test", "email": "ana@", "phone": "", "notes": "Engraving: A & B"}
+    data = {"name": "Ana Test", "email": "ana@", "phone": "", "notes": "Engraving: A & B", "spec_revision": "1"}
     fragment = customer.post(f"/d/{design_id}/order", data=data, headers=HX)
     assert fragment.status_code == 422 and "does not look like an e-mail" in fragment.text
     assert 'value="Ana Test"' in fragment.text and "Engraving: A &amp; B</textarea>" in fragment.text
@@ -81,7 +81,7 @@ def test_the_order_form_names_the_bad_field_and_keeps_the_rest(customer, worker)
 
 def test_a_customer_reply_returns_the_timeline_fragment(customer, worker):
     design_id = start(customer, worker)
-    url = customer.post(f"/d/{design_id}/order", data={"name": "Ana", "email": "ana@example.com"},
+    url = customer.post(f"/d/{design_id}/order", data={"name": "Ana", "email": "ana@example.com", "spec_revision": "1"},
                         follow_redirects=False).headers["location"].split("?")[0]
     fragment = customer.post(url + "/messages", data={"body": "Can it be ready by May?"}, headers=HX)
     assert fragment.text.lstrip().startswith('<section id="timeline"') and "Can it be ready by May?" in fragment.text
@@ -106,7 +106,7 @@ def test_staff_login_page_flow_with_csrf(staff, jeweler):
 
 def test_staff_actions_from_the_page(customer, worker, staff, jeweler):
     design_id = start(customer, worker)
-    customer.post(f"/d/{design_id}/order", data={"name": "Ana", "email": "ana@example.com"})
+    customer.post(f"/d/{design_id}/order", data={"name": "Ana", "email": "ana@example.com", "spec_revision": "1"})
     staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
     csrf = staff.cookies["csrftoken"]
     page = staff.get("/orders/1001")

@@ -11,7 +11,8 @@ def order(customer, running_worker):
     job = customer.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]
     image_id = wait_for_job(customer, job["id"])["images"][0]["id"]
     placed = customer.post(f"/api/v1/designs/{design['id']}/order",
-                           json={"image_id": image_id, "name": "Ana", "email": "ana@example.com"}).json()
+                           json={"image_id": image_id, "name": "Ana", "email": "ana@example.com",
+                                 "spec_revision": design["spec_revision"]}).json()
     return {**placed, "design_id": design["id"], "image_id": image_id}
 
 

@@ -67,7 +67,7 @@ def test_the_jeweler_sees_the_details_and_what_the_studio_filled_in(customer, ru
     job = customer.post(f"/api/v1/designs/{design['id']}/renders", json={}).json()["job"]
     image = wait_for_job(customer, job["id"])["images"][0]["id"]
     order = customer.post(f"/api/v1/designs/{design['id']}/order", json={
-        "image_id": image, "name": "A Customer",
+        "image_id": image, "name": "A Customer", "spec_revision": design["spec_revision"],
         "email": "customer@example.com"}).json()
     client, _ = staff_session
     reading = client.get(f"/api/v1/orders/{order['number']}").json()["reading"]

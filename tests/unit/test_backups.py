@@ -15,7 +15,7 @@ from PIL import Image
 from appliance import cli
 from appliance.config import load_settings
 from appliance.ops.backups import BackupError, create_backup, last_good, restore_backup
-from appliance.studio import designs, jobs, orders, price_books, uploads
+from appliance.studio import designs, jobs, orders, uploads
 
 
 def populate(settings, store, worker):
@@ -27,8 +27,8 @@ def populate(settings, store, worker):
     jobs.enqueue(store, design.id, count=2)
     worker.run_once()
     image = designs.images(store, design.id)[0]
-    order = orders.place_order(store, design, image.id, orders.check_contact("Ana", "ana@example.com", None, None),
-                               price_books.quote_spec(store, design.spec))
+    order = orders.place_order(store, design.id, image.id, orders.check_contact("Ana", "ana@example.com", None, None),
+                               spec_revision=design.spec_revision)
     orders.add_message(store, order["number"], "Can it be ready by May?", actor="customer", actor_name="Ana")
     return order
 

@@ -35,3 +35,17 @@ def test_a_misspelt_instruction_is_read_as_meant():
     before = parse_description("14k white gold ring with a 1 carat round sapphire, size 6").spec
     after, changes = revise_spec(before, "make it platnium")
     assert after.metal == "platinum" and changes
+
+
+@pytest.mark.parametrize("instruction,metal", [("make it 14k", "14k_white"), ("rose gold instead", "18k_rose"),
+                                               ("22k please", "22k_yellow"), ("platinum", "platinum")])
+def test_a_metal_instruction_changes_only_what_it_names(instruction, metal):
+    before = parse_description("18k white gold ring with a 1 carat round sapphire, size 6").spec
+    assert revise_spec(before, instruction)[0].metal == metal
+
+
+def test_an_instruction_can_weigh_the_centre_stone():
+    before = parse_description("18k yellow gold ring with a 1 carat round sapphire, size 7").spec
+    after, changes = revise_spec(before, "a 2 carat emerald cut stone")
+    assert after.center.shape == "emerald" and abs(after.center.carat_each - 2.0) < 0.05
+    assert revise_spec(before, "1ctw of small diamonds")[0].center == before.center

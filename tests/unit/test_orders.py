@@ -18,7 +18,7 @@ def design_with_image(store, worker):
 def order(store, design_with_image):
     design, image = design_with_image
     contact = orders.check_contact("Ana", "ana@example.com", None, "for our anniversary")
-    return orders.place_order(store, design, image.id, contact, price_books.quote_spec(store, design.spec))
+    return orders.place_order(store, design.id, image.id, contact, spec_revision=design.spec_revision)
 
 
 def test_placing_an_order_records_the_snapshot_and_the_first_event(order):
@@ -72,11 +72,11 @@ def test_resubmitting_after_a_change_request_adds_a_version(store, worker, order
     jobs.enqueue(store, design.id, count=1, parent_image_id=first_image.id)
     worker.run_once()
     new_image = designs.images(store, design.id)[-1]
-    revised = orders.resubmit(store, order["token"], design, new_image.id, price_books.quote_spec(store, design.spec))
+    revised = orders.resubmit(store, order["token"], new_image.id)
     assert revised["status"] == "submitted" and revised["current_version"] == 2
     assert [v["image_id"] for v in revised["versions"]] == [first_image.id, new_image.id]
     with pytest.raises(Conflict):
-        orders.resubmit(store, order["token"], design, new_image.id, price_books.quote_spec(store, design.spec))
+        orders.resubmit(store, order["token"], new_image.id)
 
 
 def test_messages_from_both_sides_land_on_one_timeline(store, order):
