@@ -82,6 +82,9 @@ def _context(request: Request, user: dict, book: dict, **extra) -> dict:
             "metals": catalog.METALS, "stone_types": catalog.STONE_TYPES, "settings_": catalog.SETTINGS,
             "styles": catalog.STYLES, "finishes": catalog.FINISHES, "rounding": rules.ROUNDING,
             "categories": rules.MARKUP_CATEGORIES, "spot_bases": rules.SPOT_BASES,
+            "size_classes": catalog.SIZE_CLASSES, "metal_classes": catalog.METAL_CLASSES,
+            "diamond_colours": catalog.DIAMOND_COLOURS, "diamond_clarities": catalog.DIAMOND_CLARITIES,
+            "gem_grades": catalog.GEM_GRADES, "quality_choices": catalog.quality_choices,
             "tiers_text": tiers_text, "error": None, "error_field": None, "saved": None, "preview": None, **extra}
 
 

@@ -119,6 +119,49 @@ SETTINGS = {
 
 STONE_ROLES = {"center": "centre stone", "side": "side stones", "accent": "accent stones"}
 
+# Quality grades, best first. Diamonds (natural and lab) by colour and clarity (GIA's
+# scales, grouped as retailers sell them); coloured gems by the A-to-AAAA trade grades.
+DIAMOND_COLOURS = ("D-F", "G-H", "I-J", "K-M")
+DIAMOND_CLARITIES = ("FL-VVS", "VS", "SI", "I")
+GEM_GRADES = ("AAAA", "AAA", "AA", "A")
+GRADED_DIAMONDS = ("diamond", "lab_diamond")
+
+
+def quality_family(stone_type: str) -> str | None:
+    """Which grade scale a stone is sold by: 'diamond', 'lab_diamond', 'gem', or None
+    (moissanite and pearls are sold without one here)."""
+    if stone_type in GRADED_DIAMONDS:
+        return stone_type
+    if stone_type in ("moissanite", "pearl"):
+        return None
+    return "gem"
+
+
+def quality_choices(stone_type: str) -> list[str]:
+    """The grades a customer can choose for a stone, best first ('G-H/VS', 'AAA')."""
+    family = quality_family(stone_type)
+    if family is None:
+        return []
+    if family == "gem":
+        return list(GEM_GRADES)
+    return [f"{c}/{q}" for c in DIAMOND_COLOURS for q in DIAMOND_CLARITIES]
+
+
+# Setting fees by the size of one stone: melee (under 0.05 ct), small (under 0.30 ct),
+# centre (0.30 ct and up); pearls by diameter (under 6 mm small, else centre).
+SIZE_CLASSES = ("melee", "small", "centre")
+
+
+def size_class(stone_type: str, carat_each: float, diameter_mm: float) -> str:
+    """The setter's size class of one stone."""
+    if STONE_TYPES[stone_type].by_piece:
+        return "small" if diameter_mm < 6 else "centre"
+    return "melee" if carat_each < 0.05 else ("small" if carat_each < 0.30 else "centre")
+
+
+# Labour by metal class: silver is quick and cheap to work, platinum slow and hard.
+METAL_CLASSES = {"silver": "sterling silver", "gold": "gold", "palladium": "palladium", "platinum": "platinum"}
+
 PIECE_TYPES = {
     "ring": "ring",
     "pendant": "pendant",

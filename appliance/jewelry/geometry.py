@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from appliance.jewelry import catalog, ring_sizes
 from appliance.jewelry.specs import Spec, StoneGroup
 
-# Chain volume per mm of length per mm2 of link width, by style (solid links; a 1 mm
-# cable chain of 450 mm in 14k gold weighs about 2 g, a 2 mm rope of 500 mm about 12 g).
-CHAIN_FILL = {"cable": 0.30, "box": 0.40, "rope": 0.45, "curb": 0.30, "figaro": 0.30, "snake": 0.55}
-CLASP_MM3 = 8.0
+# Finished-chain metal per mm of length per mm2 of link width, by style, from the weights
+# chain makers list (14k gold, 18 in / 457 mm: a 1 mm cable about 1.4 g, a 1.5 mm cable
+# about 3 g, a 1 mm box about 1.9 g, a 2 mm rope about 8 g, a 2 mm curb about 5 g).
+CHAIN_FILL = {"cable": 0.22, "box": 0.32, "rope": 0.33, "curb": 0.22, "figaro": 0.24, "snake": 0.38}
+CLASP_MM3 = 30.0            # a lobster clasp and its jump rings, about 0.4 g in 14k
 BANGLE_INNER_MM = 60.0
 
 
@@ -92,7 +93,7 @@ def metal_parts(spec: Spec, density: float | None = None) -> list[MetalPart]:
             volume = _heads(spec, ("center", "side", "accent")) + _halo_frame(spec) + (15.0 if spec.stones else 0.0)
             chain = _chain(spec, length)
     metal = catalog.METALS[spec.metal].label
-    parts = [MetalPart(f"{metal} {catalog.STYLES[piece][style]}", volume * density / 1000)]
+    parts = [MetalPart(f"{metal} {catalog.STYLES[piece][style]}", volume * density / 1000)] if volume > 0 else []
     if chain:
         parts.append(MetalPart(f"{metal} {spec.chain_style} chain, {spec.chain_length_mm} mm", chain * density / 1000))
     return parts

@@ -11,7 +11,7 @@ from appliance.jewelry import catalog
 from appliance.jewelry.pricing import quote
 from appliance.jewelry.specs import Spec, StoneGroup
 
-SCHEMA = 3
+SCHEMA = 4
 ROUNDING = {"cent": "to the cent", "unit": "to the unit", "five": "to 5", "ninety_nine": "to .99"}
 MARKUP_CATEGORIES = ("metal", "stone", "setting", "labor", "other")
 SPOT_BASES = ("gold", "platinum", "palladium", "silver")
@@ -30,7 +30,8 @@ DEFAULT_PRICE_BOOK: dict = {
                      "casting_loss": str(m.casting_loss)} for key, m in catalog.METALS.items()},
     # Cost per carat by the carat weight of one stone: [[from_carat, price_per_carat], ...].
     "stone_per_carat": {
-        "diamond": [["0", "900"], ["0.3", "2200"], ["0.7", "4200"], ["1.0", "6200"], ["2.0", "11000"]],
+        # Natural diamonds at the store's standard grade (G-H / VS); other grades by the factors below.
+        "diamond": [["0", "700"], ["0.3", "1600"], ["0.7", "2900"], ["1.0", "4200"], ["2.0", "8000"]],
         "lab_diamond": [["0", "300"], ["0.3", "320"], ["0.7", "360"], ["1.0", "400"], ["2.0", "450"]],
         "moissanite": [["0", "120"], ["1.0", "150"]],
         "sapphire": [["0", "350"], ["0.5", "700"], ["1.0", "1300"], ["2.0", "1900"]],
@@ -49,20 +50,39 @@ DEFAULT_PRICE_BOOK: dict = {
     },
     # Pearls by diameter: [[from_mm, price_each], ...].
     "pearl_per_piece": [["0", "15"], ["6", "25"], ["7", "40"], ["8", "60"], ["9", "90"], ["10", "140"]],
-    "setting_fee": {"prong": "45", "bezel": "85", "pave": "14", "channel": "22", "halo": "16", "bar": "30",
-                    "tension": "150"},
+    # Per stone, by setting and by the size of one stone (melee under 0.05 ct, small under 0.30 ct).
+    "setting_fee": {"prong": {"melee": "4", "small": "15", "centre": "40"},
+                    "bezel": {"melee": "10", "small": "30", "centre": "75"},
+                    "pave": {"melee": "3", "small": "8", "centre": "25"},
+                    "channel": {"melee": "6", "small": "14", "centre": "40"},
+                    "halo": {"melee": "4", "small": "10", "centre": "30"},
+                    "bar": {"melee": "6", "small": "15", "centre": "40"},
+                    "tension": {"melee": "40", "small": "90", "centre": "150"}},
+    # Labour per piece and style for gold; other metals by their class's factor; never
+    # less than the store's minimum per piece.
     "labor": {
-        "ring": {"plain": "180", "solitaire": "280", "halo": "420", "three_stone": "380", "pave": "400",
-                 "eternity": "520"},
-        "pendant": {"solitaire": "200", "halo": "320", "plain": "150"},
-        "earrings": {"stud": "240", "drop": "320", "hoop": "260"},
-        "bracelet": {"chain": "260", "tennis": "650", "bangle": "300"},
-        "necklace": {"chain": "220", "riviera": "900", "pendant": "280"},
+        "ring": {"plain": "150", "solitaire": "240", "halo": "360", "three_stone": "320", "pave": "340",
+                 "eternity": "420"},
+        "pendant": {"solitaire": "160", "halo": "260", "plain": "120"},
+        "earrings": {"stud": "120", "drop": "200", "hoop": "140"},
+        "bracelet": {"chain": "60", "tennis": "200", "bangle": "220"},
+        "necklace": {"chain": "30", "riviera": "600", "pendant": "180"},
     },
+    "labor_metal_factor": {"silver": "0.3", "gold": "1", "palladium": "1.15", "platinum": "1.25"},
+    "labor_minimum": "25",
+    # Price factors by grade, best first; the store's standard grade is 1.
+    "quality": {
+        "diamond": {"colour": {"D-F": "1.45", "G-H": "1", "I-J": "0.78", "K-M": "0.6"},
+                    "clarity": {"FL-VVS": "1.3", "VS": "1", "SI": "0.8", "I": "0.55"}},
+        "lab_diamond": {"colour": {"D-F": "1.15", "G-H": "1", "I-J": "0.9", "K-M": "0.8"},
+                        "clarity": {"FL-VVS": "1.1", "VS": "1", "SI": "0.9", "I": "0.75"}},
+        "gem": {"AAAA": "1.8", "AAA": "1.35", "AA": "1", "A": "0.7"},
+    },
+    "default_quality": {"diamond": "G-H/VS", "lab_diamond": "G-H/VS", "gem": "AA"},
     "design_fee": "0",
     "finishing": {"polished": "0", "matte": "20", "brushed": "20", "hammered": "45"},
     # Progressive brackets per category: [[from_cost, multiplier], ...].
-    "markup": {"metal": [["0", "1.8"]], "stone": [["0", "2.2"], ["2000", "1.8"], ["10000", "1.5"]],
+    "markup": {"metal": [["0", "1.8"]], "stone": [["0", "2.0"], ["1000", "1.6"], ["3000", "1.35"], ["10000", "1.25"]],
                "setting": [["0", "2.2"]], "labor": [["0", "2.2"]], "other": [["0", "2.0"]]},
     "rounding": "unit",
     "tax_rate": "0",
@@ -173,7 +193,17 @@ def validate_price_book(book: dict) -> dict:
                               for key, stone in catalog.STONE_TYPES.items() if not stone.by_piece}
     out["pearl_per_piece"] = _tiers("pearl_per_piece", book.get("pearl_per_piece"), non_decreasing=True)
     fees = _section(book, "setting_fee")
-    out["setting_fee"] = {key: _number(f"setting_fee.{key}", fees.get(key)) for key in catalog.SETTINGS}
+    out["setting_fee"] = {}
+    for key in catalog.SETTINGS:
+        given = fees.get(key)
+        if not isinstance(given, dict):
+            raise PriceBookError(f"setting_fee.{key}", "needs a fee for melee, small and centre stones")
+        out["setting_fee"][key] = {c: _number(f"setting_fee.{key}.{c}", given.get(c)) for c in catalog.SIZE_CLASSES}
+    factors = _section(book, "labor_metal_factor")
+    out["labor_metal_factor"] = {c: _number(f"labor_metal_factor.{c}", factors.get(c), "0.01")
+                                 for c in catalog.METAL_CLASSES}
+    out["labor_minimum"] = _number("labor_minimum", book.get("labor_minimum", "0"))
+    out["quality"], out["default_quality"] = _qualities(book)
     labor = _section(book, "labor")
     out["labor"] = {}
     for piece, styles in catalog.STYLES.items():
@@ -206,18 +236,62 @@ def validate_price_book(book: dict) -> dict:
     return out
 
 
+def _grades(path: str, given, grades: tuple[str, ...]) -> dict:
+    """Price factors for grades listed best first: each positive, none above a better one."""
+    if not isinstance(given, dict):
+        raise PriceBookError(path, "is missing")
+    out, last = {}, None
+    for grade in grades:
+        factor = _number(f"{path}.{grade}", given.get(grade), "0.01")
+        if last is not None and Decimal(factor) > last:
+            raise PriceBookError(f"{path}.{grade}", "a lower grade may not cost more than a better one")
+        out[grade], last = factor, Decimal(factor)
+    return out
+
+
+def _qualities(book: dict) -> tuple[dict, dict]:
+    quality = _section(book, "quality")
+    out = {}
+    for family in catalog.GRADED_DIAMONDS:
+        scales = quality.get(family)
+        if not isinstance(scales, dict):
+            raise PriceBookError(f"quality.{family}", "is missing")
+        out[family] = {"colour": _grades(f"quality.{family}.colour", scales.get("colour"), catalog.DIAMOND_COLOURS),
+                       "clarity": _grades(f"quality.{family}.clarity", scales.get("clarity"), catalog.DIAMOND_CLARITIES)}
+    out["gem"] = _grades("quality.gem", quality.get("gem"), catalog.GEM_GRADES)
+    defaults = _section(book, "default_quality")
+    chosen = {}
+    for family, example in (("diamond", "diamond"), ("lab_diamond", "lab_diamond"), ("gem", "sapphire")):
+        grade = str(defaults.get(family, "")).strip()
+        if grade not in catalog.quality_choices(example):
+            raise PriceBookError(f"default_quality.{family}", f"choose one of: {', '.join(catalog.quality_choices(example))}")
+        chosen[family] = grade
+    return out, chosen
+
+
 def upgrade(book: dict) -> dict:
     """A price book saved by an older version, completed with today's defaults (keeping
     every figure the store set that still has a place)."""
     if book.get("schema") == SCHEMA:
         return book
-    if book.get("schema") == 2:
-        # Schema 3 added 9k gold and four gems: every figure of the store's book is kept.
+    if book.get("schema") in (2, 3):
+        # Schema 3 added 9k gold and four gems; schema 4 fees by stone size, labour by metal
+        # class with a minimum, and grades. Every figure of the store's book is kept: its
+        # flat setting fee becomes the centre-stone fee, smaller stones scaled from it.
         new = copy.deepcopy(book)
         new["schema"] = SCHEMA
         for section in ("metals", "stone_per_carat"):
             for key, default in DEFAULT_PRICE_BOOK[section].items():
                 new[section].setdefault(key, copy.deepcopy(default))
+        for key, fee in list(new.get("setting_fee", {}).items()):
+            if not isinstance(fee, dict):
+                centre = Decimal(str(fee))
+                new["setting_fee"][key] = {"melee": str((centre * Decimal("0.15")).quantize(Decimal("0.01"))),
+                                           "small": str((centre * Decimal("0.4")).quantize(Decimal("0.01"))),
+                                           "centre": str(centre)}
+        for key in ("labor_metal_factor", "quality", "default_quality"):
+            new.setdefault(key, copy.deepcopy(DEFAULT_PRICE_BOOK[key]))
+        new.setdefault("labor_minimum", "0")
         return new
     new = copy.deepcopy(DEFAULT_PRICE_BOOK)
     new["currency"] = book.get("currency", new["currency"])
@@ -226,7 +300,8 @@ def upgrade(book: dict) -> dict:
             new["metals"][key]["price_per_gram"] = price
     new["stone_per_carat"].update({k: v for k, v in (book.get("stone_per_carat") or {}).items()
                                    if k in new["stone_per_carat"]})
-    new["setting_fee"].update({k: v for k, v in (book.get("setting_fee") or {}).items() if k in new["setting_fee"]})
+    new["setting_fee"].update({k: {"melee": str(v), "small": str(v), "centre": str(v)}
+                               for k, v in (book.get("setting_fee") or {}).items() if k in new["setting_fee"]})
     for piece, price in (book.get("labor") or {}).items():
         if piece in new["labor"] and not isinstance(price, dict):
             new["labor"][piece] = {style: price for style in new["labor"][piece]}

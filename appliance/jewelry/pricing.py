@@ -32,6 +32,17 @@ class QuoteLine:
     weight_g: float | None = None
     carat_total: float | None = None
     tax: bool = False
+    # Why it costs what it costs, in retail terms: (quantity, unit) -> amount / quantity each.
+    quantity: float | None = None
+    unit: str | None = None
+
+    @property
+    def basis(self) -> dict | None:
+        """'9.3 g at 144.05 per g', '2.00 ct at 600.00 per ct', '82 stones at 8.80 each'."""
+        if not self.quantity or not self.unit:
+            return None
+        each = (self.amount / D(str(self.quantity))).quantize(CENT, rounding=ROUND_HALF_UP)
+        return {"quantity": round(self.quantity, 3), "unit": self.unit, "unit_price": str(each)}
 
     @property
     def markup(self) -> Decimal | None:
@@ -63,6 +74,8 @@ class Quote:
                 item["weight_g"] = round(line.weight_g, 2)
             if line.carat_total is not None:
                 item["carat_total"] = round(line.carat_total, 3)
+            if line.basis is not None:
+                item["basis"] = line.basis
             lines.append(item)
         return {"currency": self.currency, "lines": lines, "total": str(self.total), "deposit": str(self.deposit),
                 "valid_until": self.valid_until.isoformat(), "price_book_version": self.price_book_version,
@@ -92,6 +105,19 @@ def price_per_gram(book: dict, metal: str) -> Decimal:
         fineness = D(book["metals"][metal]["fineness"])
         return (spot * fineness * (1 + D(book["alloy_premium"]))).quantize(D("0.0001"))
     return D(book["metals"][metal]["price_per_gram"])
+
+
+def quality_factor(book: dict, stone_type: str, grade: str | None) -> Decimal:
+    """The price factor of a stone's grade (its family's standard grade when None)."""
+    family = catalog.quality_family(stone_type)
+    if family is None:
+        return D(1)
+    grade = grade or book["default_quality"][family]
+    if family == "gem":
+        return D(book["quality"]["gem"][grade])
+    colour, clarity = grade.split("/")
+    scales = book["quality"][family]
+    return D(scales["colour"][colour]) * D(scales["clarity"][clarity])
 
 
 def retail(cost: Decimal, brackets: list, step: Decimal = CENT) -> Decimal:
@@ -139,10 +165,10 @@ def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | N
     for part in geometry.metal_parts(spec, float(metal_info["density"])):
         cost = (D(str(part.weight_g)) * loss * per_gram).quantize(CENT)
         lines.append(QuoteLine("metal", f"{part.label}, {part.weight_g:.1f} g", retail(cost, markup["metal"], step), cost,
-                               weight_g=part.weight_g))
+                               weight_g=part.weight_g, quantity=round(part.weight_g, 2), unit="g"))
 
     pieces = 2 if spec.piece_type == "earrings" else 1
-    setting_cost, stones_set = D(0), 0
+    setting_cost, stones_set, by_class = D(0), 0, {}
     for group in spec.stones:
         count = group.count * pieces
         role = catalog.STONE_ROLES[group.role].capitalize()
@@ -150,23 +176,33 @@ def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | N
         if group.by_piece:
             cost = (_per_unit(book["pearl_per_piece"], group.length_mm) * count).quantize(CENT)
             lines.append(QuoteLine("stone", f"{role}: {count} x {group.length_mm:g} mm "
-                                   f"{catalog.STONE_TYPES[group.type].label}{pair}", retail(cost, markup["stone"], step), cost))
+                                   f"{catalog.STONE_TYPES[group.type].label}{pair}", retail(cost, markup["stone"], step), cost,
+                                   quantity=count, unit="pearl"))
         else:
             carats = group.carat_each * count
-            cost = (D(str(carats)) * _per_unit(book["stone_per_carat"][group.type], group.carat_each)).quantize(CENT)
-            label = group.describe() if count == 1 else (
-                f"{count} x {group.carat_each:.3f} ct {catalog.SHAPES[group.shape].label} "
-                f"{catalog.STONE_TYPES[group.type].label}")
+            per_carat = _per_unit(book["stone_per_carat"][group.type], group.carat_each)
+            cost = (D(str(carats)) * per_carat * quality_factor(book, group.type, group.quality)).quantize(CENT)
+            family = catalog.quality_family(group.type)
+            grade = f", {group.quality or book['default_quality'][family]}" if family else ""
+            stone = catalog.STONE_TYPES[group.type].label
+            label = (f"{group.carat_each:.2f} ct {catalog.SHAPES[group.shape].label} {stone}{grade}" if count == 1 else
+                     f"{count} x {group.carat_each:.3f} ct {catalog.SHAPES[group.shape].label} {stone}{grade}")
             lines.append(QuoteLine("stone", f"{role}: {label}{pair}", retail(cost, markup["stone"], step), cost,
-                                   carat_total=carats))
-        setting_cost += D(book["setting_fee"][group.setting]) * count
+                                   carat_total=carats, quantity=round(carats, 3), unit="ct"))
+        size = catalog.size_class(group.type, group.carat_each, group.length_mm)
+        setting_cost += D(book["setting_fee"][group.setting][size]) * count
         stones_set += count
+        by_class[size] = by_class.get(size, 0) + count
     if stones_set:
-        lines.append(QuoteLine("setting", f"Setting {stones_set} stone{'s' if stones_set > 1 else ''}",
-                               retail(setting_cost, markup["setting"], step), setting_cost))
+        detail = ", ".join(f"{n} {size}" for size, n in sorted(by_class.items(), key=lambda x: catalog.SIZE_CLASSES.index(x[0])))
+        lines.append(QuoteLine("setting", f"Setting {stones_set} stone{'s' if stones_set > 1 else ''} ({detail})",
+                               retail(setting_cost, markup["setting"], step), setting_cost,
+                               quantity=stones_set, unit="stone"))
 
     style = spec.effective_style
-    labor_cost = D(book["labor"][spec.piece_type][style]) + D(book["finishing"][spec.finish])
+    metal_class = catalog.METALS[spec.metal].base
+    work = D(book["labor"][spec.piece_type][style]) * D(book["labor_metal_factor"][metal_class])
+    labor_cost = max(work, D(book["labor_minimum"])).quantize(CENT) + D(book["finishing"][spec.finish])
     labor_label = (f"Craftsmanship: {catalog.STYLES[spec.piece_type][style]}, "
                    f"{catalog.FINISHES[spec.finish]} finish")
     if D(book["design_fee"]) > 0:

@@ -51,6 +51,8 @@ class StoneGroup(BaseModel):
     width_mm: float = Field(6.5, gt=0, le=30)
     count: int = Field(1, ge=1, le=400)
     setting: str = "prong"
+    # The grade ('G-H/VS' for diamonds, 'AAA' for gems); None means the store's standard.
+    quality: str | None = Field(None, max_length=12)
 
     _vocabulary = field_validator("role", "type", "shape", "setting")(_in_catalog)
 
@@ -60,6 +62,14 @@ class StoneGroup(BaseModel):
         if v < 0.8:
             raise ValueError("stones smaller than 0.8 mm cannot be set")
         return round(v, 2)
+
+    @model_validator(mode="after")
+    def _a_grade_the_stone_is_sold_by(self) -> "StoneGroup":
+        if self.quality is not None and self.quality not in catalog.quality_choices(self.type):
+            choices = catalog.quality_choices(self.type)
+            raise ValueError(f"unknown grade {self.quality!r} for {catalog.STONE_TYPES[self.type].label}; "
+                             + (f"choose one of: {', '.join(choices)}" if choices else "it is sold without a grade"))
+        return self
 
     @model_validator(mode="after")
     def _round_is_round(self) -> "StoneGroup":
@@ -84,8 +94,8 @@ class StoneGroup(BaseModel):
 
     def describe(self) -> str:
         """Words a person uses for this group: '1.50 ct oval lab-grown diamond',
-        '18 x 0.010 ct round natural diamond', '2 x 8 mm pearl'."""
-        stone = catalog.STONE_TYPES[self.type].label
+        '18 x 0.010 ct round natural diamond', '2 x 8 mm pearl' (with the grade when chosen)."""
+        stone = catalog.STONE_TYPES[self.type].label + (f", {self.quality}" if self.quality else "")
         if self.by_piece:
             return f"{self.count} x {self.length_mm:g} mm {stone}" if self.count > 1 else f"{self.length_mm:g} mm {stone}"
         shape = catalog.SHAPES[self.shape].label
@@ -138,6 +148,8 @@ class Spec(BaseModel):
             self.ring_size = round(self.ring_size * step) / step
         else:
             self.ring_size = None
+        if self.piece_type in ("ring", "bracelet") and "band_thickness_mm" not in self.model_fields_set:
+            self.band_thickness_mm = default_thickness(self.band_width_mm)
         has_chain = self.piece_type in ("pendant", "necklace")
         if has_chain and self.chain_length_mm is None:
             self.chain_length_mm = 450
@@ -207,6 +219,12 @@ class Spec(BaseModel):
             parts.append(f"size {system}{self.size_label}")
         parts.extend(g.describe() for g in self.stones)
         return ", ".join(parts)
+
+
+def default_thickness(width_mm: float) -> float:
+    """The thickness a jeweler makes a band of this width: wider bands are thicker (a 2 mm
+    band about 1.5 mm, a 6 mm men's band about 2 mm)."""
+    return round(min(2.6, max(1.2, 1.3 + 0.12 * width_mm)), 1)
 
 
 def band_accent_count(ring_size: float, stone_mm: float, eternity: bool = False, band_width_mm: float = 2.0) -> int:

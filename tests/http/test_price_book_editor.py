@@ -36,8 +36,8 @@ def test_the_editor_needs_a_login(staff):
 def test_the_editor_shows_every_figure_of_the_book(admin):
     form = editor_form(admin)
     assert form["metals.14k_rose.price_per_gram"] == "80" and form["metals.palladium.density"] == "11.0"
-    assert form["stone_per_carat.diamond"].splitlines()[0] == "0: 900"
-    assert form["labor.ring.eternity"] == "520" and form["rounding"] == "unit" and form["metal_pricing"] == "per_gram"
+    assert form["stone_per_carat.diamond"].splitlines()[0] == "0: 700"
+    assert form["labor.ring.eternity"] == "420" and form["rounding"] == "unit" and form["metal_pricing"] == "per_gram"
 
 
 def test_saving_needs_the_csrf_token(admin):

@@ -88,6 +88,10 @@ def test_a_schema_2_book_gains_9k_gold_and_the_new_gems_and_keeps_every_figure(s
 
     old = copy.deepcopy(DEFAULT_PRICE_BOOK)
     old["schema"] = 2
+    old["setting_fee"] = {"prong": "45", "bezel": "85", "pave": "14", "channel": "22", "halo": "16", "bar": "30",
+                          "tension": "150"}
+    for key in ("labor_metal_factor", "labor_minimum", "quality", "default_quality"):
+        del old[key]
     for key in ("9k_yellow", "9k_white", "9k_rose"):
         del old["metals"][key]
     for key in ("peridot", "opal", "tourmaline", "citrine"):
@@ -96,7 +100,8 @@ def test_a_schema_2_book_gains_9k_gold_and_the_new_gems_and_keeps_every_figure(s
     with store.write() as db:
         db.execute(q.INSERT_PRICE_BOOK, {"book_json": json.dumps(old), "created_by": "2025", "now": now()})
     book = price_books.current(store).book
-    assert book["schema"] == 3 and book["metals"]["14k_yellow"]["price_per_gram"] == "91.5"
+    assert book["schema"] == 4 and book["metals"]["14k_yellow"]["price_per_gram"] == "91.5"
+    assert book["setting_fee"]["prong"] == {"melee": "6.75", "small": "18.00", "centre": "45"}   # its flat fee kept
     assert book["metals"]["9k_rose"] == DEFAULT_PRICE_BOOK["metals"]["9k_rose"]
     spec = Spec(metal="9k_rose", stones=[StoneGroup(type="peridot", length_mm=7, width_mm=7)])
     quote = price_books.quote_spec(store, spec)

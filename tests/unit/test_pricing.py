@@ -94,7 +94,7 @@ def test_lines_a_customer_reads():
     assert [line.kind for line in q.lines] == ["metal", "stone", "stone", "setting", "labor"]
     assert q.lines[0].label.startswith("14k rose gold solitaire, ") and q.lines[0].label.endswith(" g")
     assert "1.03 ct round lab-grown diamond" in q.lines[1].label and q.lines[2].label.startswith("Accent stones: 18 x")
-    assert q.lines[3].label == "Setting 19 stones"
+    assert q.lines[3].label == "Setting 19 stones (18 melee, 1 centre)"
     assert q.valid_until == date(2026, 1, 15) and q.deposit == (q.total * Decimal("0.30")).quantize(Decimal("0.01"))
 
 
