@@ -60,6 +60,8 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         "quote": price_books.quote_spec(store, design.spec).public(),
         "order_token": request.query_params.get("order"), "contact": {}, "order_errors": {},
         "understood": design.understood(), "fact_sources": SOURCES,
+        "budget": price_books.budget_view(store, design.spec),
+        "standard_grades": price_books.standard_grades(store),
         **materials.panel_context(design.spec),
     }
     context.update(extra)
@@ -165,8 +167,28 @@ async def edit_spec(request: Request, design_id: str):
             context = _design_context(request, design, **materials.panel_context(shown, errors))
             return render(request, "customer/design.html", context, status_code=422)
         return RedirectResponse(f"/d/{design_id}", status_code=303)
-    context = _design_context(request, design, **materials.panel_context(shown, errors), oob_chosen=True)
+    context = _design_context(request, design, **materials.panel_context(shown, errors, materials.pending_add(form, data)),
+                              oob_chosen=True)
     return render(request, "customer/_materials.html", context, status_code=422 if errors else 200)
+
+
+@pages.post("/d/{design_id}/budget")
+async def apply_budget_option(request: Request, design_id: str):
+    """One tap on a budget suggestion: the design takes that change as a new revision."""
+    form = await request.form()
+    store = store_of(request)
+    design = designs.get_design(store, design_id)
+    view = price_books.budget_view(store, design.spec) or {"options": []}
+    choice, revision = str(form.get("option", "")), str(form.get("spec_revision", ""))
+    if revision != str(design.spec_revision):
+        raise Conflict("Your design changed after this page showed it; the suggestions below are up to date.")
+    if not (choice.isdigit() and int(choice) < len(view["options"])):
+        raise Invalid("option", "Pick one of the suggestions shown.")
+    design = designs.update_spec(store, design_id, Spec.model_validate(view["options"][int(choice)]["spec"]))
+    if not is_htmx(request):
+        return RedirectResponse(f"/d/{design_id}", status_code=303)
+    context = _design_context(request, design, oob_chosen=True)
+    return render(request, "customer/_materials.html", context)
 
 
 @pages.post("/d/{design_id}/order")
@@ -327,6 +349,7 @@ def _design_json(store, design: designs.Design) -> dict:
                 design, designs.images(store, design.id)),
             "quote": price_books.quote_spec(store, design.spec).public(), "notes": design.notes,
             "unplaced": design.unplaced, "details": design.details,
+            "budget": price_books.budget_view(store, design.spec),
             "understood": [f.as_dict() for f in design.understood()],
             "selected_image_id": design.selected_image_id,
             "images": [_image_json(i) for i in designs.images(store, design.id)]}

@@ -77,10 +77,14 @@ def spec_from_form(form, current: Spec) -> tuple[dict, dict]:
             "width_mm": value(prefix + "width_mm", value(prefix + "length_mm")),
             "count": value(prefix + "count", 1),
             "setting": value(prefix + "setting", "prong"),
+            # A grade the new stone type is not sold by falls back to the store's standard.
+            "quality": value(prefix + "quality") if value(prefix + "quality") in catalog.quality_choices(
+                str(value(prefix + "type"))) else None,
         })
-    new_type = value("add-type")
-    if new_type and len(data["stones"]) < MAX_GROUPS:
-        role = value("add-role", "accent")
+    new_type, role = value("add-type"), value("add-role")
+    # Stones are added once the customer has said both what and how ('ruby' 'as the
+    # centre stone'); one choice alone adds nothing yet.
+    if new_type and role in catalog.STONE_ROLES and len(data["stones"]) < MAX_GROUPS:
         size = 6.5 if role == "center" else (1.3 if role == "accent" else 4.0)
         data["stones"].append({"role": role, "type": new_type, "shape": "round", "length_mm": size,
                                "width_mm": size, "count": 1 if role == "center" else (2 if role == "side" else 12),
@@ -100,7 +104,14 @@ def validate(data: dict, errors: dict | None = None) -> tuple[Spec | None, dict[
     return (None, errors) if errors else (spec, {})
 
 
-def panel_context(spec: Spec | dict, errors: dict | None = None) -> dict:
+def pending_add(form, data: dict) -> dict:
+    """An 'Add stones' choice half made (a type without its role), kept on the page."""
+    if form.get("add-type") and not form.get("add-role"):
+        return {"type": str(form.get("add-type")), "role": ""}
+    return {"type": "", "role": ""}
+
+
+def panel_context(spec: Spec | dict, errors: dict | None = None, pending: dict | None = None) -> dict:
     """What `_materials.html` needs: the values shown (possibly invalid ones the customer
     typed, kept as typed), the catalog's choices and the errors."""
     if isinstance(spec, Spec):
@@ -125,6 +136,8 @@ def panel_context(spec: Spec | dict, errors: dict | None = None) -> dict:
         "styles": catalog.STYLES,
         "chain_styles": catalog.CHAIN_STYLES,
         "size_systems": ring_sizes.SYSTEMS,
+        "quality_choices": catalog.quality_choices,
+        "pending_add": pending or {"type": "", "role": ""},
         "carats": _carats(values),
     }
 

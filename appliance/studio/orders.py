@@ -284,11 +284,16 @@ def resubmit(store: Store, token: str, image_id: str, note: str | None = None) -
     return get_order(store, token=token)
 
 
+_PUBLIC_QUOTE = ("currency", "total", "deposit", "valid_until", "price_book_version", "notes")
+_PUBLIC_LINE = ("kind", "label", "amount", "weight_g", "carat_total", "basis")
+
+
 def public_view(order: dict) -> dict:
     """What the customer's private page and API show: no cost, no margin."""
     current = order["current"]
-    quote = {k: v for k, v in current["quote"].items() if k not in ("cost_total", "margin", "margin_pct")}
-    quote["lines"] = [{k: v for k, v in line.items() if k not in ("cost", "margin")} for line in quote["lines"]]
+    # Built from an allow-list: the stored snapshot is the jeweler's (cost, markup, flags).
+    quote = {k: current["quote"][k] for k in _PUBLIC_QUOTE if k in current["quote"]}
+    quote["lines"] = [{k: line[k] for k in _PUBLIC_LINE if k in line} for line in current["quote"]["lines"]]
     return {
         "number": order["number"], "status": order["status"], "status_label": order["status_label"],
         "version": order["current_version"], "quote": quote, "materials": current["materials"],

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 from appliance.errors import Invalid
+from appliance.jewelry import budget, catalog
 from appliance.jewelry.price_book import DEFAULT_PRICE_BOOK, PriceBookError, upgrade, validate_price_book
 from appliance.jewelry.pricing import Quote, quote
 from appliance.jewelry.specs import Spec
@@ -51,3 +52,23 @@ def quote_spec(store: Store, spec: Spec) -> Quote:
     """Price a spec with the store's current price book, recording the version used."""
     book = current(store)
     return quote(spec, book.book, version=book.version)
+
+
+def budget_view(store: Store, spec: Spec) -> dict | None:
+    """The customer's budget beside the price: whether the piece is over it and the
+    changes that would bring it under (each with its new total and spec). None without a
+    budget."""
+    if spec.budget is None:
+        return None
+    book = current(store)
+    total = quote(spec, book.book, version=book.version).total
+    return {"amount": str(spec.budget), "over": total > spec.budget, "over_by": str(max(total - spec.budget, 0)),
+            "options": [{"label": o.label, "total": str(o.total), "spec": o.spec.model_dump()}
+                        for o in budget.options(spec, book.book)]}
+
+
+def standard_grades(store: Store) -> dict[str, str]:
+    """The grade each stone type is priced at when the customer chose none."""
+    defaults = current(store).book["default_quality"]
+    return {key: defaults[family] for key in catalog.STONE_TYPES
+            if (family := catalog.quality_family(key)) is not None}
