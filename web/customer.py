@@ -6,7 +6,7 @@ and change that design or follow that order, and nothing else.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
@@ -55,8 +55,9 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         "chosen_outdated": outdated,
         "chosen_changes": designs.changed_since(Spec.model_validate_json(chosen.spec_json), design.spec)
         if outdated else [],
-        # One key per page shown: a double click, a retry or Back-and-resend places one order.
-        "idempotency_key": secrets.token_urlsafe(16),
+        # One key per design revision and chosen concept: a double click, a retry, or Back
+        # (even to a reloaded page) and resend places one order.
+        "idempotency_key": hashlib.sha256(f"{design.id}:{design.spec_revision}:{selected}".encode()).hexdigest()[:32],
         "quote": price_books.quote_spec(store, design.spec).public(),
         "order_token": request.query_params.get("order"), "contact": {}, "order_errors": {},
         "understood": design.understood(), "fact_sources": SOURCES,
@@ -212,7 +213,7 @@ async def order_from_page(request: Request, design_id: str):
                                   order_errors={field if field in ("name", "email", "phone", "notes", "image_id")
                                                 else "order": getattr(exc, "message", str(exc))},
                                   oob_materials=isinstance(exc, Conflict) and is_htmx(request),
-                                  idempotency_key=key or secrets.token_urlsafe(16))
+                                  **({"idempotency_key": key} if key else {}))
         template = "customer/_order_form.html" if is_htmx(request) else "customer/design.html"
         return render(request, template, context, status_code=409 if isinstance(exc, Conflict) else 422)
     url = f"/o/{order['token']}?placed=1"
