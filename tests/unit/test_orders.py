@@ -1,8 +1,11 @@
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from appliance.errors import Conflict, Invalid
+from appliance.jewelry.specs import Spec
 from appliance.studio import designs, jobs, orders, price_books
 
 
@@ -97,3 +100,20 @@ def test_contact_details_are_checked_field_by_field(name, email, phone, field):
     with pytest.raises(Invalid) as info:
         orders.check_contact(name, email, phone, None)
     assert info.value.field == field
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(metal=st.sampled_from(["14k_yellow", "18k_white", "platinum", "sterling", "9k_rose"]),
+       quality=st.sampled_from([None, "D-F/FL-VVS", "I-J/SI"]), width=st.floats(1.5, 6.0))
+def test_the_order_snapshot_equals_the_quote_shown_for_its_revision(store, design_with_image, metal, quality, width):
+    design, image = design_with_image
+    stones = [{**g.model_dump(), "quality": quality} for g in design.spec.stones]
+    changed = designs.update_spec(store, design.id, Spec.model_validate(
+        {**design.spec.model_dump(), "metal": metal, "band_width_mm": round(width, 1), "stones": stones}))
+    shown = price_books.quote_spec(store, changed.spec).staff()
+    order = orders.place_order(store, design.id, image.id, orders.check_contact("Ana", "ana@example.com", None, None),
+                               spec_revision=changed.spec_revision, shown_total=shown["total"])
+    snapshot = order["current"]["quote"]
+    assert {k: v for k, v in snapshot.items() if k != "valid_until"} == {k: v for k, v in shown.items()
+                                                                          if k != "valid_until"}
+    assert order["current"]["spec_revision"] == changed.spec_revision
