@@ -7,6 +7,7 @@ and change that design or follow that order, and nothing else.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
@@ -53,6 +54,7 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
         "position": jobs.position(store, job) if job else None, "selected": selected,
         "chosen_outdated": outdated,
+        "outdated_images": {i.id for i in images if not designs.drawn_with_current_spec(design, i)},
         "chosen_changes": designs.changed_since(Spec.model_validate_json(chosen.spec_json), design.spec)
         if outdated else [],
         # One key per design revision and chosen concept: a double click, a retry, or Back
@@ -104,7 +106,7 @@ def gallery(request: Request, design_id: str):
     # The order form's chosen concept follows the gallery (the first round arrives here), and
     # the panel follows the design when the page shows an older revision (a region edit).
     shown = request.query_params.get("rev", "")
-    stale = not (shown.isdigit() and int(shown) == design.spec_revision)
+    stale = shown != str(design.spec_revision)
     return render(request, "customer/_gallery.html", _design_context(request, design, oob_chosen=True,
                                                                       oob_materials=stale))
 
@@ -183,9 +185,10 @@ async def apply_budget_option(request: Request, design_id: str):
     choice, revision = str(form.get("option", "")), str(form.get("spec_revision", ""))
     if revision != str(design.spec_revision):
         raise Conflict("Your design changed after this page showed it; the suggestions below are up to date.")
-    if not (choice.isdigit() and int(choice) < len(view["options"])):
+    chosen = next((o for i, o in enumerate(view["options"]) if choice == str(i)), None)
+    if chosen is None:
         raise Invalid("option", "Pick one of the suggestions shown.")
-    design = designs.update_spec(store, design_id, Spec.model_validate(view["options"][int(choice)]["spec"]))
+    design = designs.update_spec(store, design_id, Spec.model_validate(chosen["spec"]))
     if not is_htmx(request):
         return RedirectResponse(f"/d/{design_id}", status_code=303)
     context = _design_context(request, design, oob_chosen=True)
@@ -204,7 +207,7 @@ async def order_from_page(request: Request, design_id: str):
     try:
         checked = orders.check_contact(**contact)
         order = orders.place_order(store, design_id, image_id, checked,
-                                   spec_revision=int(revision) if revision.isdigit() and len(revision) < 10 else None,
+                                   spec_revision=int(revision) if re.fullmatch(r"[0-9]{1,9}", revision) else None,
                                    shown_total=str(form.get("quote_total", "")) or None, idempotency_key=key)
     except (Invalid, Conflict) as exc:
         # What the customer typed stays; a design that moved on shows its current panel.
@@ -213,7 +216,8 @@ async def order_from_page(request: Request, design_id: str):
                                   order_errors={field if field in ("name", "email", "phone", "notes", "image_id")
                                                 else "order": getattr(exc, "message", str(exc))},
                                   oob_materials=isinstance(exc, Conflict) and is_htmx(request),
-                                  **({"idempotency_key": key} if key else {}))
+                                  # A design that moved on gets the key of its new revision.
+                                  **({"idempotency_key": key} if key and not isinstance(exc, Conflict) else {}))
         template = "customer/_order_form.html" if is_htmx(request) else "customer/design.html"
         return render(request, template, context, status_code=409 if isinstance(exc, Conflict) else 422)
     url = f"/o/{order['token']}?placed=1"

@@ -147,6 +147,6 @@ def _carats(values: dict) -> list[str]:
     for g in values.get("stones", []):
         try:
             out.append(f"{catalog.stone_carat(g['type'], g['shape'], float(g['length_mm']), float(g['width_mm'])):.2f} ct each")
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
             out.append("")
     return out

@@ -44,8 +44,8 @@ def _alloy(spec: Spec) -> Spec:
     return spec.model_copy(update={"metal": _gold_14k(spec.metal) or spec.metal})
 
 
-def _grade_down(spec: Spec) -> Spec:
-    return _with_stones(spec, [{**g.model_dump(), "quality": _one_grade_down(g.type, g.quality)}
+def _grade_down(spec: Spec, book: dict) -> Spec:
+    return _with_stones(spec, [{**g.model_dump(), "quality": _one_grade_down(g.type, g.quality, book)}
                                if catalog.quality_choices(g.type) else g.model_dump() for g in spec.stones])
 
 
@@ -54,27 +54,28 @@ def _no_band_stones(spec: Spec) -> Spec:
                                if not (g.role == "accent" and g.setting != "halo")])
 
 
-def _changes(spec: Spec) -> list[tuple[str, object]]:
+def _changes(spec: Spec, book: dict) -> list[tuple[str, object]]:
     """Single changes that lower the price and apply to this spec: (label, change)."""
     out = []
     if any(g.type == "diamond" for g in spec.stones):
         out.append(("Lab-grown diamonds instead of natural", _lab))
     if (alloy := _gold_14k(spec.metal)) is not None:
         out.append((f"{catalog.METALS[alloy].label} instead of {catalog.METALS[spec.metal].label}", _alloy))
-    if _grade_down(spec) != spec:
-        out.append(("A grade lower on the stones", _grade_down))
+    if _grade_down(spec, book) != spec:
+        out.append(("A grade lower on the stones", lambda s: _grade_down(s, book)))
     if any(g.role == "accent" and g.setting != "halo" for g in spec.stones):
         out.append(("No small stones on the band", _no_band_stones))
     return out
 
 
-def _one_grade_down(stone_type: str, grade: str | None) -> str:
+def _one_grade_down(stone_type: str, grade: str | None, book: dict) -> str:
+    """One step lower than the stone's grade (the store's standard when none is chosen)."""
     family = catalog.quality_family(stone_type)
+    current = grade or book["default_quality"][family]
     if family == "gem":
         grades = catalog.GEM_GRADES
-        current = grade or "AA"
         return grades[min(grades.index(current) + 1, len(grades) - 1)]
-    colour, clarity = (grade or "G-H/VS").split("/")
+    colour, clarity = current.split("/")
     colours, clarities = catalog.DIAMOND_COLOURS, catalog.DIAMOND_CLARITIES
     return f"{colours[min(colours.index(colour) + 1, len(colours) - 1)]}/" \
            f"{clarities[min(clarities.index(clarity) + 1, len(clarities) - 1)]}"
@@ -86,17 +87,28 @@ def _smaller_centre(spec: Spec, book: dict, budget: Decimal) -> tuple[str, Spec,
     if centre is None or centre.by_piece or centre.carat_each <= 0.15:
         return None
     index = spec.stones.index(centre)
-    carat = round(centre.carat_each - 0.05, 2)
-    while carat >= 0.1:
+
+    def with_carat(carat: float) -> tuple[Spec, Decimal]:
         length, width = catalog.stone_size_for_carat(centre.type, centre.shape, carat)
         stones = list(spec.stones)
         stones[index] = centre.model_copy(update={"length_mm": length, "width_mm": width})
         smaller = Spec.model_validate({**spec.model_dump(), "stones": [g.model_dump() for g in stones]})
-        total = quote(smaller, book).total
+        return smaller, quote(smaller, book).total
+
+    # The price rises with the carat: a binary search over 0.05 ct steps finds the largest that fits.
+    low, high = 2, int(centre.carat_each / 0.05) - 1          # in steps: 0.10 ct up to just under now
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        smaller, total = with_carat(round(middle * 0.05, 2))
         if total <= budget:
-            return f"A {carat:.2f} ct centre stone instead of {centre.carat_each:.2f} ct", smaller, total
-        carat = round(carat - 0.05, 2)
-    return None
+            best, low = (middle, smaller, total), middle + 1
+        else:
+            high = middle - 1
+    if best is None:
+        return None
+    steps, smaller, total = best
+    return f"A {steps * 0.05:.2f} ct centre stone instead of {centre.carat_each:.2f} ct", smaller, total
 
 
 def options(spec: Spec, book: dict) -> list[Option]:
@@ -109,7 +121,7 @@ def options(spec: Spec, book: dict) -> list[Option]:
     if quote(spec, book).total <= budget:
         return []
     found: list[Option] = []
-    singles = _changes(spec)
+    singles = _changes(spec, book)
     for label, change in singles:
         changed = change(spec)
         total = quote(changed, book).total

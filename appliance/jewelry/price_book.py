@@ -277,7 +277,7 @@ def upgrade(book: dict) -> dict:
     if book.get("schema") in (2, 3):
         # Schema 3 added 9k gold and four gems; schema 4 fees by stone size, labour by metal
         # class with a minimum, and grades. Every figure of the store's book is kept: its
-        # flat setting fee becomes the centre-stone fee, smaller stones scaled from it.
+        # flat setting fee stays the fee for every size until the store splits it.
         new = copy.deepcopy(book)
         new["schema"] = SCHEMA
         for section in ("metals", "stone_per_carat"):
@@ -285,10 +285,7 @@ def upgrade(book: dict) -> dict:
                 new[section].setdefault(key, copy.deepcopy(default))
         for key, fee in list(new.get("setting_fee", {}).items()):
             if not isinstance(fee, dict):
-                centre = Decimal(str(fee))
-                new["setting_fee"][key] = {"melee": str((centre * Decimal("0.15")).quantize(Decimal("0.01"))),
-                                           "small": str((centre * Decimal("0.4")).quantize(Decimal("0.01"))),
-                                           "centre": str(centre)}
+                new["setting_fee"][key] = {size: str(fee) for size in catalog.SIZE_CLASSES}
         for key in ("labor_metal_factor", "quality", "default_quality"):
             new.setdefault(key, copy.deepcopy(DEFAULT_PRICE_BOOK[key]))
         new.setdefault("labor_minimum", "0")

@@ -58,7 +58,7 @@ _PIECES = [
 _PART_WORDS = {"drop", "dangle", "chain", "charm", "band", "shank"}
 # The piece the customer wants, when the words also tell of another ('her old ring ...
 # put it in a new pendant'): named after one of these, it wins.
-_WANTED_PIECE = re.compile(r"\b(?:new|into\s+an?|as\s+an?|make\s+(?:me\s+|her\s+|him\s+)?an?|turn(?:ed)?\s+(?:it\s+)?into\s+an?|"
+_WANTED_PIECE = re.compile(r"\b(?:new|into\s+an?|as\s+an?|get\s+(?:him|her|me|them|us)\s+an?|buy\s+(?:him|her|me)?\s*an?|make\s+(?:me\s+|her\s+|him\s+)?an?|turn(?:ed)?\s+(?:it\s+)?into\s+an?|"
                            r"remake\s+(?:it\s+)?(?:as|into)\s+an?|want\s+an?|would\s+like\s+an?|'d\s+like\s+an?|"
                            r"love\s+an?|looking\s+for\s+an?)\s+(?:[a-z]+\s+){0,3}?$")
 _STYLE_WORDS = [
@@ -81,9 +81,10 @@ _SIZE_PATTERNS = [
     (re.compile(r"\b(?:size\s*)?us\s*(?:size\s*)?(\d{1,2}(?:\.\d+)?)\b"), "us"),
     (re.compile(r"\b(?:ring\s+|finger\s+)?size\s*(?:is\s+|of\s+|=\s*|:\s*|would\s+be\s+|around\s+|about\s+)?"
                 r"(?:a\s+)?(\d{1,2}(?:\.\d+)?)(?!\s*(?:mm|cm|ct|carat|inch|x\b))\b"), "us"),
-    (re.compile(r"\b(?:ring\s+|finger\s+)?size\s*(?:is\s+|of\s+|:\s*)?(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b"), "uk"),
+    (re.compile(r"\b(?:ring\s+|finger\s+)?size(?:\s+|\s*:\s*)(?:is\s+|of\s+)?(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b"), "uk"),
     (re.compile(r"\b(?:finger|she|he)\s*(?:is|'s)\s+(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b(?!')"), "uk"),
     (re.compile(r"\b(?:she|he|i)\s*(?:is|'s|am|'m|wears?)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b(?!\s*(?:mm|cm|ct|carat|years?))"), "us"),
+    (re.compile(r"\b(?:go\s+with|let'?s\s+do|make\s+it)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b(?!\s*(?:mm|cm|ct|carat|k\b|inch))"), "us"),
 ]
 _THIN_RE = re.compile(r"\b(thin|slim|skinny|delicate|dainty|fine)\b(?=(?:\s+[\w.]+){0,4}\s+(band|shank|ring|chain)\b)")
 _THICK_RE = re.compile(r"\b(thick|chunky|wide|bold|heavy)\b(?=(?:\s+[\w.]+){0,4}\s+(band|shank|ring)\b)")
@@ -238,19 +239,32 @@ def _choose_metal(metal: measures.MetalReading, excluded: measures.Exclusions, n
 
 
 def _read_size(t: Text, fields: dict) -> None:
-    for rx, system in _SIZE_PATTERNS:
-        for m in t.find_all(rx):
-            label = m.group(1).upper() + ("½" if m.lastindex and m.lastindex > 1 and m.group(2) else "") \
-                if system == "uk" else m.group(1)
-            actual = "eu" if system == "us" and float(label) >= 30 else system
-            try:
-                us = ring_sizes.to_us(actual, label)
-            except ring_sizes.RingSizeError:
-                continue
-            if ring_sizes.ALLOWED_US[0] <= us <= ring_sizes.ALLOWED_US[1]:
-                fields["ring_size"], fields["size_system"] = us, actual
-                t.take(m)
-                return
+    """The ring size; when the words give more than one ('a 6 on her right hand but let's go
+    with 5.5'), the last one said is the one meant."""
+    matches = sorted(((m, system) for rx, system in _SIZE_PATTERNS for m in t.find_all(rx)),
+                     key=lambda x: (x[0].start(), -len(x[0].group())))
+    kept: list = []
+    for m, system in matches:               # of overlapping readings, the fullest ('japanese size 11')
+        if not any(m.start() < k.end() and k.start() < m.end() for k, _ in kept):
+            kept.append((m, system))
+    found = sorted(kept, key=lambda x: -x[0].start())
+    for m, system in found:
+        if any(t.used[m.start():m.end()]):
+            continue
+        label = m.group(1).upper() + ("½" if m.lastindex and m.lastindex > 1 and m.group(2) else "") \
+            if system == "uk" else m.group(1)
+        actual = "eu" if system == "us" and float(label) >= 30 else system
+        try:
+            us = ring_sizes.to_us(actual, label)
+        except ring_sizes.RingSizeError:
+            continue
+        if ring_sizes.ALLOWED_US[0] <= us <= ring_sizes.ALLOWED_US[1]:
+            fields["ring_size"], fields["size_system"] = us, actual
+            t.take(m)
+            for other, _ in found:                 # the sizes it replaces are read, not unplaced
+                if other is not m and not any(t.used[other.start():other.end()]):
+                    t.take(other)
+            return
 
 
 def _read_lengths(t: Text, fields: dict, piece: str) -> None:
@@ -262,6 +276,9 @@ def _read_lengths(t: Text, fields: dict, piece: str) -> None:
     for m in t.find_all(_LENGTH_RE):
         if re.search(r"\b(?:wrist|ankle|neck)\b[^,.;]{0,12}$", t.text[:m.start()]):
             continue                          # 'her wrist 16 cm': the wearer, not the piece
+        if re.search(r"\b(?:current|old|existing|her|his|my)\s+(?:[a-z]+\s+){0,1}(?:chain|necklace|bracelet)\s+(?:is|was)\s+$",
+                     t.text[max(0, m.start() - 40):m.start()]):
+            continue                          # 'her current chain is 20 inch': the one she has
         inches, cm, mm = m.groups()
         length = round(float(inches) * 25.4) if inches else (int(cm) * 10 if cm else int(mm))
         key = "bracelet_length_mm" if piece == "bracelet" else "chain_length_mm"

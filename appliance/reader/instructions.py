@@ -62,7 +62,7 @@ def revise_spec(spec: Spec, instruction: str | None) -> tuple[Spec, list[str]]:
         center["length_mm"] = round(max(center["width_mm"] * catalog.SHAPES[shape].ratio, center["width_mm"]), 2)
         changes.append(f"centre stone shape → {catalog.SHAPES[shape].label}")
     if center and (carat := named_carat(instruction)) and not mentions_accents(instruction) \
-            and not catalog.STONE_TYPES[center["type"]].by_piece and carat <= 12:
+            and not catalog.STONE_TYPES[center["type"]].by_piece and 0.005 <= carat <= 12:
         # 'a 2 carat emerald cut stone': the centre at that weight, in its (new) shape.
         length, width = catalog.stone_size_for_carat(center["type"], center["shape"], carat)
         if (length, width) != (center["length_mm"], center["width_mm"]) and length <= 30:
@@ -87,4 +87,8 @@ def revise_spec(spec: Spec, instruction: str | None) -> tuple[Spec, list[str]]:
         changes.append(f"finish → {catalog.FINISHES[finish]}")
     if not changes:
         return spec, []
-    return Spec(**data), changes
+    try:
+        return Spec(**data), changes
+    except ValueError:
+        # A change the spec cannot hold (a stone too small to set): the piece stays as it is.
+        return spec, []

@@ -92,10 +92,11 @@ _TAKEN_BACK_RE = re.compile(
 # A plain band has no stones set in it (a halo or a centre stone may still sit on top).
 _PLAIN_BAND_RE = re.compile(r"\b(?:plain|simple|bare|clean)\s+(?:metal\s+)?(?:band|shank)\b")
 # '..., platinum's out of my budget', 'white gold is too expensive': a metal ruled out.
-_RULED_OUT_RE = re.compile(r"\b(platinum|palladium|white\s+gold|yellow\s+gold|rose\s+gold|gold|silver|sterling)"
+_RULED_OUT_RE = re.compile(r"\b(platinum|palladium|white\s+gold|yellow\s+gold|rose\s+gold|gold|silver|sterling|(?:9|10|14|18|22)\s*k)"
                            r"(?:'s|\s+is|\s+was)?\s+(?:(?:way|a\s+bit|just|probably)\s+)?"
                            r"(?:out\s+of\s+(?:my|our|the)\s+(?:budget|price\s+range)|too\s+(?:expensive|pricey|much|dear)|"
-                           r"not\s+(?:in|within)\s+(?:my|our)\s+budget)")
+                           r"not\s+(?:in|within)\s+(?:my|our)\s+budget|makes?\s+(?:her|his|my)\s+(?:skin|finger)|"
+                           r"irritates|gives?\s+(?:her|him|me)\s+a\s+rash)")
 
 
 @dataclass
@@ -108,7 +109,8 @@ class Exclusions:
         colour = metal.rsplit("_", 1)[-1]
         gold = metal[0].isdigit()
         return (gold and "gold" in self.concepts) or (gold and f"{colour}_gold" in self.concepts) \
-            or (metal in ("platinum", "sterling") and metal in self.concepts)
+            or (gold and metal.split("_")[0] in self.concepts) \
+            or (metal in ("platinum", "palladium", "sterling") and metal in self.concepts)
 
 
 def read_exclusions(t: Text) -> Exclusions:
@@ -144,7 +146,8 @@ def read_exclusions(t: Text) -> Exclusions:
         out.concepts.add("accent")
         t.take(m)
     for m in t.find_all(_RULED_OUT_RE):
-        word = re.sub(r"\s+", "_", m.group(1)).replace("silver", "sterling")
+        word = re.sub(r"\s+", "", m.group(1)) if m.group(1)[0].isdigit() else \
+            re.sub(r"\s+", "_", m.group(1)).replace("silver", "sterling")
         out.concepts.add(word)
         out.phrases.append(m.group(0).strip())
         t.take(m)
@@ -161,7 +164,8 @@ _METALS = [
     (re.compile(rf"\b{_COLOUR}\s*gold\b|\bgold\s+(white|yellow|rose|pink)\b"), None),
     (re.compile(r"\b(?:platinum|plat|pt\s*950|pt)\b"), "platinum"),
     (re.compile(r"\bpalladium\b"), "palladium"),
-    (re.compile(r"\b(?:sterling\s+silver|sterling|silver|925)\b"), "sterling"),
+    (re.compile(r"\b(?:sterling\s+silver|sterling|silver(?!\s*(?:tones?|toned|colou?r(?:ed)?|looking|look|finish|plated)\b)|925)\b"),
+     "sterling"),
     (re.compile(r"\bgold\b"), None),
 ]
 _STONE_AFTER = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:diamonds?|sapphires?|rub(?:y|ies)|emeralds?|moissanites?|stones?|"
@@ -181,6 +185,7 @@ class MetalReading:
 class _Mention:
     at: int
     other_piece: bool = False  # said of another piece ('her engagement ring is platinum')
+    wanted: bool = False       # said as the wish ('this time in white gold', 'needs to be 14k')
     fixed: str | None = None   # platinum, palladium, sterling
     karat: str | None = None
     colour: str | None = None
@@ -190,7 +195,13 @@ class _Mention:
 # Words that show a metal is told of another piece: the old one, hers already, one to match.
 _OTHER_PIECE = re.compile(r"\b(?:old|existing|current|other|previous|original|grandmother'?s?|grandma'?s?|mum'?s|mom'?s|"
                           r"keep|kept|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|"
-                          r"engagement\s+ring\s+is|was|used\s+to)\b")
+                          r"engagement\s+ring\s+is|was|were|used\s+to|gave|given|snapped|broke|lost)\b|"
+                          r"\b(?:my|her|his|their|[a-z]+'s)\s+(?:[a-z]+\s+){0,2}(?:ring|band|chain|necklace|pendant|earrings|"
+                          r"hoops|bracelet|bangle|locket)s?\s+(?:is|are|was|were|has|have)\b")
+# Words that show a metal is the one wanted for this piece, when the words name several.
+_WANTED_METAL = re.compile(r"\b(?:new|replace\s+(?:it|them)\s+with|this\s+time|instead|i'?d\s+like|i\s+want|"
+                           r"we\s+want|we'?d\s+like|would\s+like|let'?s\s+(?:do|go\s+with)|needs?\s+to\s+be|"
+                           r"has\s+to\s+be|must\s+be|prefer)\b")
 _CLAUSE_BOUND = re.compile(r"[,.;!?()]|\band\b|\bbut\b|\bso\b|\bbecause\b")
 _PART_AFTER = re.compile(r"\s*(?:prongs?|claws?|head|heads|basket|tips?|accents?)\b")
 _WEAK_KARAT_BEFORE = re.compile(r"(?:\bgold|\bin|\bset\s+in|,)\s*$")
@@ -244,7 +255,19 @@ def _mentions(t: Text) -> list[_Mention]:
         start = max(b for b in bounds if b <= mention.at)
         end = min((b for b in bounds if b > mention.at), default=len(t.text))
         mention.other_piece = bool(_OTHER_PIECE.search(t.text[start:end]))
+        mention.wanted = bool(_WANTED_METAL.search(t.text[start:end]))
+        if re.search(r"\b(?:than|instead\s+of|rather\s+than|unlike)\s+$", t.text[max(0, mention.at - 20):mention.at]):
+            mention.other_piece = True      # 'lighter than platinum': the other metal, compared
     return sorted(found, key=lambda x: x.at)
+
+
+def _agree(mentions: list[_Mention]) -> bool:
+    """Whether the mentions can be one metal ('18ct ... white gold'; one platinum)."""
+    fixed = {m.fixed for m in mentions if m.fixed}
+    golds = [m for m in mentions if not m.fixed]
+    karats = {m.karat for m in golds if m.karat}
+    colours = {_COLOURS.get(m.colour, m.colour) for m in golds if m.colour}
+    return (not fixed and len(karats) <= 1 and len(colours) <= 1) or (len(fixed) == 1 and not golds)
 
 
 def read_metal(t: Text) -> MetalReading:
@@ -258,6 +281,10 @@ def read_metal(t: Text) -> MetalReading:
     wanted = [m for m in mentions if not m.other_piece]
     if wanted and len(wanted) < len(mentions):
         mentions = wanted
+    if not _agree(mentions):
+        wished = [m for m in mentions if m.wanted]
+        if wished and _agree(wished):
+            mentions = wished
     fixed = [m.fixed for m in mentions if m.fixed]
     karats = list(dict.fromkeys(m.karat for m in mentions if not m.fixed and m.karat))
     colours = list(dict.fromkeys(_COLOURS.get(m.colour, m.colour) for m in mentions if not m.fixed and m.colour))

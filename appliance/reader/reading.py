@@ -44,6 +44,10 @@ def _number_words(t: str) -> str:
     t = re.sub(r"\b(" + "|".join(_TENS) + r")(?:[\s-]+(" + "|".join(k for k in _UNITS if 0 < _UNITS[k] < 10)
                + r"))?\b", tens, t)
     t = re.sub(r"\b(" + "|".join(_UNITS) + r")\b", lambda m: str(_UNITS[m[1]]), t)
+    t = re.sub(r"\b(?:a|an)\s+(hundred|thousand)\b", r"1 \1", t)
+    t = re.sub(r"\b(\d{1,2})\s+hundred(?:\s+and)?(?:\s+(\d{1,2}))?\b",
+               lambda m: str(int(m[1]) * 100 + int(m[2] or 0)), t)
+    t = re.sub(r"\b(\d{1,3})\s+thousand\b", lambda m: str(int(m[1]) * 1000), t)
     return re.sub(r"\b(\d+)\s+point\s+(\d+)\b", r"\1.\2", t)
 
 
@@ -69,14 +73,19 @@ def _fractions(t: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower case, plain ASCII quotes, numbers as digits, units next to their number
-    ('2ct' -> '2 ct', '7x5' -> '7 x 5 mm'), hyphens and slashes between words as spaces."""
-    t = " " + text.lower() + " "
+    ('2ct' -> '2 ct', '7x5' -> '7 x 5 mm'), hyphens and slashes between words as spaces.
+    Digit runs longer than any jewelry figure are cut to six digits, so arithmetic on them
+    stays in range."""
+    t = " " + re.sub(r"\d{7,}", lambda m: m.group()[:6], text.lower()) + " "
     for a, b in (("\u00e9", "e"), ("\u00e8", "e"), ("½", " 1/2"), ("¼", " 1/4"), ("¾", " 3/4"), ("⅓", " 1/3"),
                  ("×", " x "), ("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("″", '"')):
         t = t.replace(a, b)
     t = re.sub(r'(?<=\d)\s*"', " inch ", t).replace('"', " ")
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)                       # 5,000 -> 5000
     t = re.sub(r"(?<![\d.])\.(?=\d)", "0.", t)                          # .20 tw -> 0.20 tw
+    # A decimal comma, as much of Europe writes it: '0,3 carat', '2,5 mm', 'size 6,5'.
+    t = re.sub(r"(?<![\d,])(\d{1,2}),(\d{1,2})(?=\s*(?:ct|cts|ctw|carats?|karat|mm|cm)\b)", r"\1.\2", t)
+    t = re.sub(r"\b(size\s+(?:eu\s+|us\s+)?\d{1,2}),(25|5|75)\b", r"\1.\2", t)
     t = re.sub(r"\bw/(?=\s|[a-z])", "with ", t)                          # w/ round diamond halo
     t = re.sub(r"(?<=\d)\s*k?t?\s*(yg|wg|rg)\b", r"k \1", t)              # 14kwg -> 14k wg
     t = re.sub(r"\bsz\b\.?", "size", t)
@@ -124,7 +133,10 @@ def _meant(word: str) -> str:
     # A four-letter word is only read as a five-letter one it lacks a letter of ('whte').
     best, distance = word, limit + 1
     for candidate in VOCABULARY:
-        if abs(len(candidate) - len(word)) > limit or (len(word) == 4 and len(candidate) != 5):
+        # Misspellings keep the first letter ('saphire', 'emrald'); words that do not are
+        # other words ('parents' is not 'garnets', 'wearing' is not 'earring').
+        if candidate[0] != word[0] or abs(len(candidate) - len(word)) > limit \
+                or (len(word) == 4 and len(candidate) != 5):
             continue
         d = DamerauLevenshtein.distance(word, candidate, score_cutoff=limit)
         if d < distance:

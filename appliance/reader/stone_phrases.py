@@ -150,6 +150,7 @@ class _Group:
     type_guessed: bool = False       # no stone was named; the type is the reader's choice
     shape_stated: bool = False
     plural: bool = False             # named in the plural ('princess cut diamonds')
+    named: bool = True               # False: 'pave' or 'a halo' said before its stones were named
     pending_total: float | None = None   # a total said with this group that belongs to the piece
 
     @property
@@ -190,6 +191,8 @@ def _stone_type(word: str) -> str | None:
 
 _ANOTHER_PIECE = re.compile(r"\b(?:to\s+go\s+with|goes\s+with|to\s+match|to\s+sit\s+(?:next\s+to|with|against|beside)|"
                             r"next\s+to|alongside|beside|against)\b")
+_THEIR_PIECE = re.compile(r"\b(?:my|her|his|their)\s+(?:current\s+|old\s+|existing\s+|other\s+)?(?:engagement\s+ring|"
+                          r"wedding\s+(?:band|ring)|e\s*ring|ring|band|necklace|pendant|earrings)\s+(?:is|has|was|already)\b")
 _ACCENT_NOUN_RE = re.compile(r"\b(pave|micro\s+pave|accents?|melee)\b")
 
 
@@ -198,7 +201,12 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
     groups: list[_Group] = []
     last: _Group | None = None
     halo_next = False
+    # A sentence about a piece the customer already has ('My engagement ring is 14k yellow
+    # with a 1ct round solitaire.') names none of this piece's stones.
+    theirs = [(s.start(), s.end()) for s in re.finditer(r"[^.!?]+", t.text) if _THEIR_PIECE.search(s.group())]
     for start, end in _clauses(t.text):
+        if any(a <= start < b for a, b in theirs):
+            continue
         if other := _ANOTHER_PIECE.search(t.text, start, end):
             end = other.start()         # 'to go with my oval solitaire': her ring, not this piece
         m = t.find(_STONE_RE, start, end)
@@ -250,7 +258,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
                     if size:
                         _apply(t, named, size, setting, shape, count)
                 else:
-                    groups.append(_Group("diamond", role="accent"))
+                    groups.append(_Group("diamond", role="accent", named=False))
             elif side and last is not None and not (size or shape or count) and last.role in (None, "accent") \
                     and last is not groups[0]:
                 # 'two small round garnets, one each side': the stones just named are the sides.
@@ -351,6 +359,9 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         group = pending or _Group(stone_type)
         if not pending:
             groups.append(group)
+        elif not pending.named:
+            # 'pave band ..., lab grown diamonds': the stones the pave was waiting for.
+            pending.type, pending.named = stone_type, True
         group.origin_stated = group.origin_stated or origin
         group.plural = group.plural or plural
         group.role = role or group.role

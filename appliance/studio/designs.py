@@ -177,7 +177,8 @@ def chosen_image_id(design: Design, design_images: list[Image]) -> str | None:
 
 def drawn_with_current_spec(design: Design, image: Image) -> bool:
     """Whether the image shows the design's materials as they are now."""
-    return image.spec_revision == design.spec_revision or Spec.model_validate_json(image.spec_json) == design.spec
+    # The drawn spec itself decides: images from before revisions were kept all say revision 1.
+    return Spec.model_validate_json(image.spec_json) == design.spec
 
 
 def changed_since(drawn: Spec, spec: Spec) -> list[str]:

@@ -117,7 +117,7 @@ def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *
     key = check_idempotency_key(idempotency_key)
     if key is not None and (row := store.query_one(q.ORDER_BY_IDEMPOTENCY_KEY,
                                                    {"design_id": design_id, "idempotency_key": key})):
-        return get_order(store, number=row["number"])
+        return _replayed(store, row["number"], image_id, contact)
     design = get_design(store, design_id)
     if spec_revision is None:
         raise Invalid("spec_revision", "The order must say which version of the design it is for; "
@@ -134,11 +134,23 @@ def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *
     with store.write(durable=True) as db:
         if key is not None and (row := next(db.query(q.ORDER_BY_IDEMPOTENCY_KEY, {
                 "design_id": design_id, "idempotency_key": key}), None)):
-            number = row["number"]       # the same request, placed meanwhile by its twin
+            placed = None                # the same request, placed meanwhile by its twin
         else:
-            number = _insert_order(db, design, image_id, contact, quote, token, key)
-    log.info("order %s placed for design %s", number, design.id)
-    return get_order(store, number=number)
+            placed = _insert_order(db, design, image_id, contact, quote, token, key)
+    if placed is None:
+        return _replayed(store, row["number"], image_id, contact)
+    log.info("order %s placed for design %s", placed, design.id)
+    return get_order(store, number=placed)
+
+
+def _replayed(store: Store, number: int, image_id: str, contact: Contact) -> dict:
+    """The order a repeat of the same request placed. A different request under the same
+    key (another person, another concept) learns nothing of the first order."""
+    order = get_order(store, number=number)
+    if order["email"].lower() != contact.email.lower() or order["versions"][0]["image_id"] != image_id:
+        raise Conflict("An order was already sent from this page with other details. Reload the page to send "
+                       "another order.")
+    return order
 
 
 def _money(value: str) -> Decimal:

@@ -157,3 +157,33 @@ def test_an_order_whose_picture_agrees_has_no_flags(customer, running_worker, st
                           json=order_body(design, design["images"][0]["id"])).json()
     client, _ = staff_session
     assert client.get(f"/api/v1/orders/{order['number']}").json()["disagreements"] == []
+
+
+def test_the_same_key_with_other_details_is_refused_and_reveals_nothing(customer, running_worker):
+    design = started(customer)
+    url = f"/api/v1/designs/{design['id']}/order"
+    body = order_body(design, design["images"][0]["id"])
+    first = customer.post(url, json=body, headers={"Idempotency-Key": "k-1"}).json()
+    other = customer.post(url, json={**body, "email": "someone.else@example.com"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 409 and first["token"] not in other.text
+
+
+def test_odd_numbers_in_forms_and_queries_are_4xx_not_500(customer, running_worker):
+    design = started(customer)
+    for data in ({"name": "Ana", "email": "ana@example.com", "spec_revision": "²"},
+                 {"name": "Ana", "email": "ana@example.com", "spec_revision": "9" * 5000}):
+        response = customer.post(f"/d/{design['id']}/order", data=data, headers=HX)
+        assert response.status_code == 422
+    assert customer.get(f"/d/{design['id']}/gallery?rev=²", headers=HX).status_code == 200
+    assert customer.get(f"/d/{design['id']}/gallery?rev=" + "9" * 5000, headers=HX).status_code == 200
+    for option in ("²", "9" * 5000, "-1", ""):
+        assert customer.post(f"/d/{design['id']}/budget", data={"option": option, "spec_revision": "1"},
+                             headers=HX).status_code == 422
+    huge = {"piece_type": "ring", "metal": "14k_yellow", "size_system": "us", "ring_size": "7",
+            "stones-0-role": "center", "stones-0-type": "diamond", "stones-0-shape": "oval",
+            "stones-0-length_mm": "1e200", "stones-0-width_mm": "1e200"}
+    assert customer.post(f"/d/{design['id']}/spec", data=huge, headers=HX).status_code == 422
+    for words in ("9" * 400 + " carats and a half ring", "a 0mm diamond, 1 ct total weight", "ring 1 1/0 ct"):
+        assert customer.post("/api/v1/designs", json={"description": words}).status_code == 201, words
+    assert customer.post(f"/api/v1/designs/{design['id']}/renders",
+                         json={"instruction": "make it a 0.001 carat stone"}).status_code == 202

@@ -101,7 +101,7 @@ def test_a_schema_2_book_gains_9k_gold_and_the_new_gems_and_keeps_every_figure(s
         db.execute(q.INSERT_PRICE_BOOK, {"book_json": json.dumps(old), "created_by": "2025", "now": now()})
     book = price_books.current(store).book
     assert book["schema"] == 4 and book["metals"]["14k_yellow"]["price_per_gram"] == "91.5"
-    assert book["setting_fee"]["prong"] == {"melee": "6.75", "small": "18.00", "centre": "45"}   # its flat fee kept
+    assert book["setting_fee"]["prong"] == {"melee": "45", "small": "45", "centre": "45"}   # its flat fee kept
     assert book["metals"]["9k_rose"] == DEFAULT_PRICE_BOOK["metals"]["9k_rose"]
     spec = Spec(metal="9k_rose", stones=[StoneGroup(type="peridot", length_mm=7, width_mm=7)])
     quote = price_books.quote_spec(store, spec)
