@@ -124,7 +124,7 @@ def test_cancel_takes_effect_mid_run(appliance):
     try:
         with TestClient(customer) as client:
             design = client.post("/api/v1/designs", json={"description": DESCRIPTION}).json()
-            job = client.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]
+            job = design["job"]                                  # starting a design queues its first round
             deadline = time.monotonic() + 60
             while client.get(f"/api/v1/jobs/{job['id']}").json()["progress"] <= 0.01 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -148,7 +148,7 @@ def test_out_of_memory_fails_one_job_and_the_next_succeeds(running, monkeypatch)
 
     monkeypatch.setattr(unet, "forward", once_out_of_memory)
     design = client.post("/api/v1/designs", json={"description": DESCRIPTION}).json()
-    failed = wait_for_job(client, client.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]["id"])
+    failed = wait_for_job(client, design["job"]["id"])             # the design's first round
     assert failed["status"] == "failed" and "ran out of memory" in failed["error"]
     after = wait_for_job(client, client.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]["id"])
     assert after["status"] == "done"
