@@ -80,6 +80,7 @@ _EXCLUSIONS = [
     (r"\b(?:rose|pink)\s+gold\b", "rose_gold"),
     (r"\bgold\b", "gold"),
     (r"\bplatinum\b", "platinum"),
+    (r"\bpalladium\b", "palladium"),
     (r"\b(?:silver|sterling)\b", "sterling"),
     (r"\b(?:too\s+)?(?:big|large|flashy|huge|chunky|heavy|bulky|thick|sparkly|blingy)\b", "big"),
     (r"\bhalo\b", "halo"),
