@@ -83,7 +83,8 @@ _SIZE_PATTERNS = [
                 r"(?:a\s+)?(\d{1,2}(?:\.\d+)?)(?!\s*(?:mm|cm|ct|carat|inch|x\b))\b"), "us"),
     (re.compile(r"\b(?:ring\s+|finger\s+)?size(?:\s+|\s*:\s*)(?:is\s+|of\s+)?(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b"), "uk"),
     (re.compile(r"\b(?:finger|she|he)\s*(?:is|'s)\s+(?:an?\s+)?([d-z])(?:\s*(0\.5))?\b(?!')"), "uk"),
-    (re.compile(r"\b(?:she|he|i)\s*(?:is|'s|am|'m|wears?)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b(?!\s*(?:mm|cm|ct|carat|years?))"), "us"),
+    (re.compile(r"\b(?:she|he|i)\s*(?:is|'s|am|'m|wears?)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b"
+                r"(?!\s*(?:mm|cm|ct|carat|years?|yrs?|ft|feet|foot|inch)|\s*'|\s*\d)"), "us"),
     (re.compile(r"\b(?:go\s+with|let'?s\s+do|make\s+it)\s+(?:a\s+)?(?:size\s+)?(\d{1,2}(?:\.\d+)?)\b(?!\s*(?:mm|cm|ct|carat|k\b|inch))"), "us"),
 ]
 _THIN_RE = re.compile(r"\b(thin|slim|skinny|delicate|dainty|fine)\b(?=(?:\s+[\w.]+){0,4}\s+(band|shank|ring|chain)\b)")
@@ -249,7 +250,7 @@ def _read_size(t: Text, fields: dict) -> None:
             kept.append((m, system))
     found = sorted(kept, key=lambda x: -x[0].start())
     for m, system in found:
-        if any(t.used[m.start():m.end()]):
+        if any(t.used[m.start():m.end()]) or _their_size(t.text, m.start()):
             continue
         label = m.group(1).upper() + ("½" if m.lastindex and m.lastindex > 1 and m.group(2) else "") \
             if system == "uk" else m.group(1)
@@ -265,6 +266,14 @@ def _read_size(t: Text, fields: dict) -> None:
                 if other is not m and not any(t.used[other.start():other.end()]):
                     t.take(other)
             return
+
+
+def _their_size(text: str, at: int) -> bool:
+    """Whether a size is said of a ring the customer or the wearer already has ('my
+    grandmother's ring was size 4')."""
+    start = max(text.rfind(c, 0, at) for c in ".!?;")
+    return bool(re.search(r"\b(?:[a-z]+'s|my|her|his|their|old|other|current)\s+(?:[a-z]+\s+){0,2}(?:ring|band)\s+(?:was|is|were)\b",
+                          text[start + 1:at]))
 
 
 def _read_lengths(t: Text, fields: dict, piece: str) -> None:

@@ -25,7 +25,7 @@ _BUDGET_RE = re.compile(
     rf"(?P<lead>(?:{_BUDGET_WORD}(?:\s+(?:is|of|would\s+be|will\s+be|to|can|can't|cannot|around|about|under|up\s+to|max|like|roughly|maybe|approx|of\s+about|ideally|is\s+about|is\s+around|is\s+under|is\s+max)){{0,3}}\s*:?\s*)"
     rf"|(?:{_LIMIT_WORD}\s+))?"
     r"(?P<cur>[$£€]|(?:usd|aud|cad|nzd|gbp|eur)\s)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>k\b|grand\b|thousand\b)?\s*"
-    r"(?P<cur2>dollars?|usd|bucks|eur|euros?|pounds?|gbp|aud|cad|quid)?\b")
+    r"(?P<cur2>dollars?|usd|bucks|eur|euros?|pounds?|gbp|aud|cad|quid|(?<=\s)[$£€](?=\s))?\b")
 _NOT_MONEY_AFTER = re.compile(r"\s*(?:mm|cm|ct|cts|carats?|inch|x\b|tw|ctw|yellow|white|rose|pink|red|gold|years?|"
                               r"stones?|diamonds?|k\s+(?:yellow|white|rose|gold))")
 
@@ -160,6 +160,8 @@ def read_exclusions(t: Text) -> Exclusions:
 _KARAT_RE = re.compile(rf"(?<![\d.$])(9|10|14|18|22|24)\s*(k|ct|cts|carats?)\b(?:\s*{_COLOUR}\b)?(?:\s*(gold))?")
 _GOLD_THEN_KARAT_RE = re.compile(rf"\b{_COLOUR}?\s*gold\s*,?\s*(?:in\s+)?(?:(9|10|14|18|22|24)\s*(k)|(9|14|18|22)\s*(ct|cts|carats?))\b"
                                  r"(?!\s*(?:tw|ctw|total|of\b|each|in\s+total|diamonds?|stones?|gems?|round|oval|lab|natural))")
+_HALLMARK = {"375": "9", "417": "10", "585": "14", "750": "18", "916": "22"}
+_HALLMARK_RE = re.compile(rf"\b(375|417|585|750|916)\s*{_COLOUR}?\s*gold\b|\b{_COLOUR}?\s*gold\s*\(?(375|417|585|750|916)\b")
 _SHORT_GOLD_RE = re.compile(r"\b(9|10|14|18)\s*k?\s*(yg|wg|rg)\b")
 _METALS = [
     (re.compile(rf"\b{_COLOUR}\s*gold\b|\bgold\s+(white|yellow|rose|pink)\b"), None),
@@ -195,7 +197,7 @@ class _Mention:
 # A metal named for a part of the piece ('white gold prongs') is a two-tone detail, not the metal.
 # Words that show a metal is told of another piece: the old one, hers already, one to match.
 _OTHER_PIECE = re.compile(r"\b(?:old|existing|current|other|previous|original|grandmother'?s?|grandma'?s?|mum'?s|mom'?s|"
-                          r"keep|kept|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|"
+                          r"keep|kept|next\s+to|against|alongside|sits?\s+with|her\s+engagement\s+ring\s+is|already|"
                           r"engagement\s+ring\s+is|was|were|used\s+to|gave|given|snapped|broke|lost)\b|"
                           r"\b(?:my|her|his|their|[a-z]+'s)\s+(?:[a-z]+\s+){0,2}(?:ring|band|chain|necklace|pendant|earrings|"
                           r"hoops|bracelet|bangle|locket)s?\s+(?:is|are|was|were|has|have)\b")
@@ -241,6 +243,9 @@ def _mentions(t: Text) -> list[_Mention]:
     for m in t.find_all(_GOLD_THEN_KARAT_RE):
         t.take(m)
         found.append(_Mention(m.start(), karat=m.group(2) or m.group(4), colour=m.group(1)))
+    for m in t.find_all(_HALLMARK_RE):
+        t.take(m)
+        found.append(_Mention(m.start(), karat=_HALLMARK[m.group(1) or m.group(4)], colour=m.group(2) or m.group(3)))
     for m in t.find_all(_SHORT_GOLD_RE):
         t.take(m)
         found.append(_Mention(m.start(), karat=m.group(1), colour=m.group(2)))
@@ -314,7 +319,7 @@ _THICK_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s*(?:thick|thickness|deep|depth|
 _BAND_WORD = r"(?:band|wedding\s+ring|ring|shank|bangle|cuff|bracelet)"
 _BAND_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:[\w']+\s+){{0,5}}?){_BAND_WORD}\b|"
                          rf"\b{_BAND_WORD}\s*,?\s*(?:in\s+)?(?:(?:\d+\s*(?:k|ct|carat)\s+)?(?:platinum|palladium|silver|sterling|(?:yellow|white|rose)?\s*gold)\s*,?\s*)?"
-                         rf"(?:is\s+|of\s+|about\s+|around\s+)?{_NUM}\s*mm\b"
+                         rf"(?:pls\s+|please\s+|like\s+|is\s+|of\s+|about\s+|around\s+|maybe\s+){{0,2}}{_NUM}\s*mm\b"
                          r"(?!\s*(?:x\b|round|oval|princess|cushion|pear|marquise|emerald|[a-z]+\s+(?:diamonds?|stones?)))")
 _CHAIN_MM_RE = re.compile(rf"(?<![\d.]){_NUM}\s*mm\s+(?:(?:cable|box|rope|curb|figaro|snake|wheat|link|thick|wide)\s+)?chain\b|"
                           rf"\bchain\s*(?:,|of|is)?\s*{_NUM}\s*mm\s*(?:wide|thick)?\b(?!\s*(?:long|length))")

@@ -82,6 +82,7 @@ def normalise(text: str) -> str:
         t = t.replace(a, b)
     t = re.sub(r'(?<=\d)\s*"', " inch ", t).replace('"', " ")
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)                       # 5,000 -> 5000
+    t = re.sub(r"(?<=\d)\.(?=\d{3}\s*(?:€|eur|euros?)(?![a-z]))", "", t)      # 2.000 € -> 2000 €
     t = re.sub(r"(?<![\d.])\.(?=\d)", "0.", t)                          # .20 tw -> 0.20 tw
     # A decimal comma, as much of Europe writes it: '0,3 carat', '2,5 mm', 'size 6,5'.
     t = re.sub(r"(?<![\d,])(\d{1,2}),(\d{1,2})(?=\s*(?:ct|cts|ctw|carats?|karat|mm|cm)\b)", r"\1.\2", t)

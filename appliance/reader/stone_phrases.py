@@ -192,7 +192,9 @@ def _stone_type(word: str) -> str | None:
 _ANOTHER_PIECE = re.compile(r"\b(?:to\s+go\s+with|goes\s+with|to\s+match|to\s+sit\s+(?:next\s+to|with|against|beside)|"
                             r"next\s+to|alongside|beside|against)\b")
 _THEIR_PIECE = re.compile(r"\b(?:my|her|his|their)\s+(?:current\s+|old\s+|existing\s+|other\s+)?(?:engagement\s+ring|"
-                          r"wedding\s+(?:band|ring)|e\s*ring|ring|band|necklace|pendant|earrings)\s+(?:is|has|was|already)\b")
+                          r"wedding\s+(?:band|ring)|e\s*ring|ring|band|necklace|pendant|earrings)\s+(?:is|has|was|already)\b|"
+                          r"\b(?:i|she|he|we)\s+(?:already\s+)?(?:have|has|own|owns)\s+(?:a|an|my|her|his)\s+(?:[a-z]+\s+){0,3}"
+                          r"(?:ring|band|necklace|pendant|earrings|studs|bracelet)\b")
 _ACCENT_NOUN_RE = re.compile(r"\b(pave|micro\s+pave|accents?|melee)\b")
 
 
