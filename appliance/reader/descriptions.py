@@ -20,7 +20,9 @@ from appliance.jewelry.specs import MAX_STONE_GROUPS, Spec
 from appliance.reader import measures
 from appliance.reader.facts import Fact, understood
 from appliance.reader.reading import Text, correct_spelling, normalise
-from appliance.reader.stone_phrases import ON_BAND_RE, finish_groups, guess_stones, read_stones
+from appliance.reader.stone_groups import finish_groups
+from appliance.reader.stone_names import guess_stones
+from appliance.reader.stone_phrases import ON_BAND_RE, read_stones
 
 
 @dataclass

@@ -2,18 +2,16 @@
 commas, "with", "and") is read for one group — type, shape, size in carats or mm, count,
 setting, and whether it is the centre stone, side stones or accents — and the groups are
 then completed (default sizes, three-stone sides, accent counts from the band, halo or
-line they fill, total weights spread over the stones they describe, what the customer
-excluded removed). Stones named by colour or birth month are read as the likely stone,
-with a note that offers the others."""
+line they fill: appliance.reader.stone_groups). Stones named by colour or birth month are
+read first, by appliance.reader.stone_names."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from appliance.jewelry import catalog
-from appliance.jewelry.specs import StoneGroup, band_accent_count, halo_count
+from appliance.jewelry.specs import StoneGroup
 from appliance.reader.measures import NEGATION_RE
 from appliance.reader.reading import Text, correct_spelling, normalise
 
@@ -67,75 +65,8 @@ _EACH_RE = re.compile(r"\beach\b")
 _SETTING_RE = re.compile(r"\b(?:\d\s+)?(bezel|prong|claw|channel|tension|bar)\b(?:\s+set(?:ting)?)?")
 
 
-# A stone named by its colour, or by a birth month (the modern list): the likely stone,
-# and the others a customer might mean, for the note that says so.
-_COLOUR_STONES = {
-    "blue": ("sapphire", "blue topaz, aquamarine or tanzanite"),
-    "green": ("emerald", "peridot"),
-    "red": ("ruby", "garnet"),
-    "pink": ("morganite", "pink tourmaline"),
-    "purple": ("amethyst", "tanzanite"),
-    "violet": ("amethyst", "tanzanite"),
-    "yellow": ("citrine", "a yellow sapphire"),
-    "orange": ("citrine", "garnet"),
-    "teal": ("sapphire", "tourmaline"),
-}
-_PLURALS = {"ruby": "rubies", "topaz": "topazes"}
-_MONTH_STONES = {
-    "january": ("garnet", None), "february": ("amethyst", None), "march": ("aquamarine", None),
-    "april": ("diamond", None), "may": ("emerald", None), "june": ("pearl", "alexandrite or moonstone"),
-    "july": ("ruby", None), "august": ("peridot", "spinel"), "september": ("sapphire", None),
-    "october": ("opal", "pink tourmaline"), "november": ("citrine", "golden topaz"),
-    "december": ("tanzanite", "blue topaz, turquoise or zircon"),
-}
-_MONTHS = {m[:3]: m for m in _MONTH_STONES} | {m: m for m in _MONTH_STONES}
-_COLOUR_STONE_RE = re.compile(
-    r"\b(?:something|anything|a|an|the|one|some|with)\s+(?:(?:light|dark|deep|pale|bright|soft|pretty|nice|little|small|big)\s+)?"
-    r"(blue|green|red|pink|purple|violet|yellow|orange|teal)\b(?!\s+(?:gold|sapphire|topaz|tourmaline|diamond|emerald))"
-    r"(?:\s+(?:gemstones?|stones?|gems?|centre|center|one)\b)?|\b(blue|green|red|pink|purple|violet|yellow|orange|teal)\s+"
-    r"(?:gemstones?|stones?|gems?)\b")
-_NEGATED_BEFORE = re.compile(r"\b(?:no|not|without|nothing|never|don'?t\s+want|hate|avoid)\s+(?:a\s+|an\s+|any\s+)?$")
-_BIRTH_RE = re.compile(r"\bbirth\s*stones?\b|\bborn\s+in\b|\bbirth\s*month\b")
-_MONTH_RE = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
-                       r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b")
-
-
-def guess_stones(text: str) -> tuple[str, list[str], set[str]]:
-    """Stones named by colour ('a blue stone', 'something green') or by birth month ('her
-    birthstone, she was born in July'), written as the likely stone so the reader reads it;
-    with a note for each guess that offers the others, and the stone types guessed."""
-    notes: list[str] = []
-    guessed: set[str] = set()
-    if _BIRTH_RE.search(text):
-        def month(m: re.Match) -> str:
-            name = _MONTHS.get(m.group(1).removesuffix("t") if m.group(1) == "sept" else m.group(1))
-            if name is None or (name == "may" and not re.search(r"(?:born\s+in|birthstones?|,|and|for)\s+$|^\s*(?:birthstone|,|and)",
-                                                               text[max(0, m.start() - 16):m.start()] + "|")):
-                return m.group(0)
-            stone, others = _MONTH_STONES[name]
-            guessed.add(stone)
-            notes.append(f"{name.capitalize()}'s birthstone: we showed {stone}" + (f" (it can also be {others})." if others else "."))
-            return f" {stone} "
-        text = _MONTH_RE.sub(month, text)
-
-    def colour(m: re.Match) -> str:
-        if _NEGATED_BEFORE.search(text[max(0, m.start() - 24):m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))]
-                                  + (" " if m.group(1) else "")):
-            return m.group(0)
-        word = m.group(1) or m.group(2)
-        stone, others = _COLOUR_STONES[word]
-        guessed.add(stone)
-        notes.append(f"A {word} stone: we showed {stone}; it could also be {others}. Change it in the materials panel.")
-        words = m.group(0).split()
-        lead = words[0] if m.group(1) and words[0] in ("a", "an", "the", "with", "one", "some") else ""
-        name = (_PLURALS.get(stone, stone + "s")) if re.search(r"(?:stones|gems|gemstones)$", m.group(0)) else stone
-        return f" {lead} {name} "
-    text = _COLOUR_STONE_RE.sub(colour, text)
-    return re.sub(r"\s+", " ", text), notes, guessed
-
-
 @dataclass
-class _Group:
+class ReadGroup:
     """A stone group while it is being read; `sized` once a size was given for it."""
     type: str
     role: str | None = None
@@ -195,13 +126,14 @@ _THEIR_PIECE = re.compile(r"\b(?:my|her|his|their)\s+(?:current\s+|old\s+|existi
                           r"wedding\s+(?:band|ring)|e\s*ring|ring|band|necklace|pendant|earrings)\s+(?:is|has|was|already)\b|"
                           r"\b(?:i|she|he|we)\s+(?:already\s+)?(?:have|has|own|owns)\s+(?:a|an|my|her|his)\s+(?:[a-z]+\s+){0,3}"
                           r"(?:ring|band|necklace|pendant|earrings|studs|bracelet)\b")
+ROW_STYLES = ("eternity", "tennis", "riviera", "hoop")
 _ACCENT_NOUN_RE = re.compile(r"\b(pave|micro\s+pave|accents?|melee)\b")
 
 
-def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_Group]:
+def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[ReadGroup]:
     """The stone groups, clause by clause, in the order the customer named them."""
-    groups: list[_Group] = []
-    last: _Group | None = None
+    groups: list[ReadGroup] = []
+    last: ReadGroup | None = None
     halo_next = False
     # A sentence about a piece the customer already has ('My engagement ring is 14k yellow
     # with a 1ct round solitaire.') names none of this piece's stones.
@@ -239,7 +171,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
         if m is None and lab and (size or shape) and not any(g.type == "lab_diamond" for g in groups):
             # "a 1.5 carat lab grown oval": a lab-grown diamond without the word diamond.
             t.take(lab)
-            group = _Group("lab_diamond", origin_stated=True)
+            group = ReadGroup("lab_diamond", origin_stated=True)
             groups.append(group)
             _apply(t, group, size, setting, shape, count)
             last = group
@@ -249,18 +181,18 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             if halo:
                 t.take(halo)
                 if not any(g.setting == "halo" for g in groups):
-                    groups.append(_Group("diamond", role="accent", setting="halo"))
+                    groups.append(ReadGroup("diamond", role="accent", setting="halo"))
             elif (accent_noun or (accentish and accent_word)) and not any(g.role == "accent" for g in groups):
                 t.take_all(_ACCENT_RE, start, end)
                 named = next((g for g in groups if g.role is None and not g.sized and g.type in ("diamond", "lab_diamond")
                               and g is not groups[0]), None) or next(
-                    (g for g in groups if g.role is None and not g.sized and fields.get("style") in _ROW_STYLES), None)
+                    (g for g in groups if g.role is None and not g.sized and fields.get("style") in ROW_STYLES), None)
                 if named is not None:
                     named.role = "accent"          # 'diamond huggies ..., pave around the front'
                     if size:
                         _apply(t, named, size, setting, shape, count)
                 else:
-                    groups.append(_Group("diamond", role="accent", named=False))
+                    groups.append(ReadGroup("diamond", role="accent", named=False))
             elif side and last is not None and not (size or shape or count) and last.role in (None, "accent") \
                     and last is not groups[0]:
                 # 'two small round garnets, one each side': the stones just named are the sides.
@@ -269,7 +201,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             elif side and last is not None and (size or count or shape):
                 # 'two 0.5 ct pear sides': side stones of the stone already named.
                 t.take(side)
-                group = _Group(last.type, role="side", origin_stated=last.origin_stated,
+                group = ReadGroup(last.type, role="side", origin_stated=last.origin_stated,
                                type_guessed=last.type_guessed)
                 groups.append(group)
                 _apply(t, group, size, setting, shape, count)
@@ -288,7 +220,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             elif last is None and size and size[0] == "carat":
                 # 'about 1.5 carats, oval': a weight means a stone; the customer named none,
                 # so it is shown as a diamond and the type is marked as our guess.
-                group = _Group("diamond", type_guessed=True)
+                group = ReadGroup("diamond", type_guessed=True)
                 groups.append(group)
                 _apply(t, group, size, setting, shape, count)
                 last = group
@@ -358,7 +290,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             pending = next((g for g in groups if g.type_guessed), None)
             if pending is not None:
                 pending.type, pending.type_guessed = stone_type, False
-        group = pending or _Group(stone_type)
+        group = pending or ReadGroup(stone_type)
         if not pending:
             groups.append(group)
         elif not pending.named:
@@ -378,7 +310,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             if after and (named := _stone_type(re.sub(r"\s+", " ", after.group(1)))):
                 halo_type = named
                 t.take(after)
-            groups.append(_Group(halo_type, role="accent", setting="halo"))
+            groups.append(ReadGroup(halo_type, role="accent", setting="halo"))
         if halo and role == "accent":
             group.setting = "halo"
         _apply(t, group, size, setting, shape, count)
@@ -386,7 +318,7 @@ def read_stones(t: Text, fields: dict, on_band: list[tuple[int, int]]) -> list[_
             group.count = group.count or 1
         last = group
     if halo_next and not any(g.setting == "halo" for g in groups):
-        groups.append(_Group("diamond", role="accent", setting="halo"))
+        groups.append(ReadGroup("diamond", role="accent", setting="halo"))
     return groups
 
 
@@ -402,7 +334,7 @@ def _read_group_size(t: Text, start: int, end: int):
     return None
 
 
-def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
+def _apply(t: Text, group: ReadGroup, size, setting, shape, count) -> None:
     if shape:
         word = re.sub(r"\s+", " ", shape.group(1))
         word = word[:-1] if word in ("rounds", "ovals", "pears", "cushions", "marquises") else word
@@ -433,277 +365,6 @@ def _apply(t: Text, group: _Group, size, setting, shape, count) -> None:
         near = (max(0, size[3].start() - 30), size[3].end() + 30)
         t.take_all(_TOTAL_RE, *near)
         t.take_all(_EACH_RE, *near)
-
-
-# The largest single stone of each role a piece plausibly carries, in carats: a bigger
-# figure is far more likely a misread (a karat, a size) than a fact, so it is not used.
-_PLAUSIBLE_CARAT = {"center": 12.0, "side": 4.0, "accent": 1.0}
-_ROW_STYLES = ("eternity", "tennis", "riviera", "hoop")
-_LARGEST_MM = 30.0
-
-
-@dataclass
-class StoneReading:
-    """The finished stone groups, with what was guessed about them."""
-    groups: list[StoneGroup]
-    guesses: dict[int, str]          # group index -> what the reader chose for it
-    total_carat: float | None = None
-
-
-def finish_groups(groups: list[_Group], fields: dict, notes: list[str], excluded: set[str]) -> StoneReading:
-    """Roles, sizes and counts completed the way a jeweler would read them; what the
-    customer excluded ('no halo', 'no side stones') removed; total weights spread."""
-    style = fields.get("style")
-    piece = fields["piece_type"]
-    row_style = style in _ROW_STYLES
-    band_line = fields.pop("_band_line", False)
-    named = [g for g in groups if g.role is None]
-    # Many different stones named, none sized or singled out: a family or mother's ring.
-    family = len({g.type for g in named}) >= 4 and not any(g.sized for g in named)
-    center_taken = any(g.role == "center" for g in groups)
-    for g in groups:
-        if g.role is not None:
-            continue
-        if family:
-            g.role = "side"
-        elif band_line and piece == "ring" and not any(x.role == "center" for x in groups):
-            # 'half eternity band, 7 princess cut diamonds': a line of stones set in the band.
-            g.role = "accent"
-        elif g.plural and g.count is None and piece != "earrings" and style != "three_stone" \
-                and (g.carat is None or g.carat < 0.3):
-            # 'a band with princess cut diamonds', 'green stones': a line of small stones.
-            g.role = "accent"
-        elif row_style or (g.count or 1) > 1 and not style == "three_stone":
-            g.role = "accent" if row_style else "side"
-        elif not center_taken:
-            g.role, center_taken = "center", True
-        elif piece in ("earrings", "pendant") and not g.plural and g.count is None:
-            # 'a 5mm round amethyst on top' of a drop: one more stone, not a pair of sides.
-            g.role, g.count = "accent", 1
-        else:
-            g.role = "side"
-    if piece == "earrings":
-        for g in groups:
-            if g.role in ("center", "side") and g.count == 2 and style != "hoop":
-                # 'two princess cut diamonds' for studs: one in each earring.
-                g.role, g.count = "center", 1
-    groups = _without_excluded(groups, excluded, notes)
-    center = next((g for g in groups if g.role == "center"), None)
-    for g in groups:
-        if g.length is not None and max(g.length, g.width or 0) > _LARGEST_MM:
-            notes.append(f"{g.length:g} mm seemed too large for one stone; we did not use it. "
-                         "Set the size in the materials panel.")
-            g.length = g.width = None
-        if g.total_carat and g.total_carat > 60:
-            notes.append(f"{g.total_carat:g} ct in total seemed too much for one piece; we did not use it.")
-            g.total_carat = None
-        if g.carat and g.carat > _PLAUSIBLE_CARAT[g.role] and not catalog.STONE_TYPES[g.type].by_piece:
-            notes.append(f"{g.carat:g} ct seemed too large for one {catalog.STONE_TYPES[g.type].label}; "
-                         "we did not use it. Set the size in the materials panel.")
-            g.carat = None
-    if center and center.count and center.count == 3 and style == "three_stone":
-        center.count = 1
-        groups.append(_Group(center.type, role="side", shape=center.shape, length=center.length,
-                             width=center.width, count=2, setting=center.setting, carat=center.carat))
-    # Accents follow the centre's lab or natural origin unless the customer said otherwise.
-    if center and center.type == "lab_diamond":
-        for g in groups:
-            if g is not center and g.type == "diamond" and not g.origin_stated:
-                g.type = "lab_diamond"
-    if style == "three_stone" and center and not any(g.role == "side" for g in groups) and "side" not in excluded:
-        groups.append(_Group(center.type, role="side", shape=center.shape, count=2))
-    piece_total = fields.pop("_total_carat", None) or next((g.pending_total for g in groups if g.pending_total), None)
-    if piece_total and piece_total > 60:
-        notes.append(f"{piece_total:g} ct in total seemed too much for one piece; we did not use it.")
-        piece_total = None
-    if piece_total and not groups:
-        # 'plat eternity band 1ct tw': a weight with no stone named is diamonds, our guess.
-        groups.append(_Group("diamond", role="accent" if row_style else "center", type_guessed=True))
-        center = groups[0] if groups[0].role == "center" else None
-    total, spread = _spread_total(groups, center, piece, style, notes, piece_total)
-    for g in groups:
-        if g.carat and g.length is None and not catalog.STONE_TYPES[g.type].by_piece:
-            g.length, g.width = catalog.stone_size_for_carat(g.type, g.shape, g.carat)
-        elif g.carat and g.length is None:
-            g.length = g.width = 7.0
-    guessed: dict[int, str] = {id(g): "no stone named" for g in groups if g.type_guessed}
-    for g in groups:
-        if id(g) in spread:
-            guessed.setdefault(id(g), "size shared from the total")
-    if any(g.type_guessed for g in groups):
-        notes.append("No stone named; showing a natural diamond. Change it in the materials panel.")
-    if center and not center.sized and center.carat is None:
-        center.length, center.width = (7.0, 7.0) if catalog.STONE_TYPES[center.type].by_piece else \
-            catalog.stone_size_for_carat(center.type, center.shape, 1.0)
-        label = catalog.STONE_TYPES[center.type].label
-        notes.append(f"No size given for the {label}; assumed " +
-                     ("7 mm." if catalog.STONE_TYPES[center.type].by_piece else "about 1 carat."))
-        guessed.setdefault(id(center), "size not given")
-    if family:
-        notes.append("No sizes given for the stones; each is shown at 3 mm. Change them in the materials panel.")
-        for g in groups:
-            if g.role == "side" and g.length is None:
-                g.length = g.width = 3.0
-                g.count = g.count or 1
-                guessed.setdefault(id(g), "size not given")
-    # Stones set in the band need a wall either side: an unstated band width follows them.
-    band_stones = [g.length for g in groups if g.role == "accent" and g.setting != "halo" and g.length]
-    if piece == "ring" and band_stones and "band_width_mm" not in fields:
-        fields["band_width_mm"] = round(max(2.0, max(band_stones) + 0.8), 1)
-    order = {"center": 0, "side": 1, "accent": 2}
-    ordered = sorted(groups, key=lambda g: order[g.role])
-    for g in ordered:
-        if g.length is None and g.total_carat is None and not g.carat:
-            guessed.setdefault(id(g), "size not given")
-        if g.role != "accent" and not g.shape_stated and not catalog.STONE_TYPES[g.type].by_piece:
-            guessed.setdefault(id(g), "shape not given")
-    lines = sum(1 for g in ordered if g.role == "accent" and g.setting != "halo" and not g.count)
-    out = [_stone_group(g, center, fields, style, max(1, lines)) for g in ordered]
-    return StoneReading(out, {i: guessed[id(g)] for i, g in enumerate(ordered) if id(g) in guessed}, total)
-
-
-def _without_excluded(groups: list[_Group], excluded: set[str], notes: list[str]) -> list[_Group]:
-    kept = []
-    for g in groups:
-        if "halo" in excluded and g.setting == "halo":
-            continue
-        if "side" in excluded and g.role == "side":
-            continue
-        if "accent" in excluded and g.role == "accent" and g.setting != "halo":
-            continue
-        if "stones" in excluded and g.role != "center":
-            continue
-        if "diamond" in excluded and g.type in ("diamond", "lab_diamond") and g.role != "center":
-            continue
-        if "gems" in excluded and g.type not in ("diamond", "lab_diamond", "moissanite") and g.role != "center":
-            continue
-        kept.append(g)
-    if "lab" in excluded:
-        for g in kept:
-            if g.type == "lab_diamond":
-                g.type = "diamond"
-    return kept
-
-
-def _known_carat(g: _Group) -> float | None:
-    """The weight of a group already sized by the words (None while open)."""
-    if catalog.STONE_TYPES[g.type].by_piece:
-        return 0.0
-    count = g.count or (2 if g.role == "side" else 1)
-    if g.carat:
-        return g.carat * count
-    if g.length is not None:
-        return catalog.stone_carat(g.type, g.shape, g.length, g.width or g.length) * count
-    return None
-
-
-# How a piece's total weight usually divides between the stones left open (centre, side
-# stones, small stones), by which of them are open.
-_SHARES = {
-    (True, True, True): (0.5, 0.3, 0.2), (True, True, False): (0.5, 0.5, 0.0),
-    (True, False, True): (0.75, 0.0, 0.25), (True, False, False): (1.0, 0.0, 0.0),
-    (False, True, True): (0.0, 0.6, 0.4), (False, True, False): (0.0, 1.0, 0.0),
-    (False, False, True): (0.0, 0.0, 1.0),
-}
-
-
-def _spread_total(groups: list[_Group], center: _Group | None, piece: str, style: str | None,
-                  notes: list[str], piece_total: float | None) -> tuple[float | None, set[int]]:
-    """A total weight said for the piece ('1.25ctw three stone', '0.5ctw studs') spread
-    over the stones the words left unsized, by the usual proportions; stones the customer
-    sized keep their size. A total said for one line of accents stays theirs. Returns the
-    total and the groups whose size was shared out (a guess the studio marks)."""
-    carrier = next((g for g in groups if g.total_carat and (g.role in ("center", "side") or g is center
-                                                            or piece_total is not None)), None)
-    total = piece_total
-    if carrier is not None:
-        total = carrier.total_carat if total is None else total
-        carrier.total_carat = None
-    if total is None:
-        return next((g.total_carat for g in groups if g.total_carat), None), set()
-    pair = piece == "earrings"
-    each_piece = total / 2 if pair else total
-    # A line of small stones sized but not counted ('15ctw, 4mm stones'): the total says how many.
-    uncounted = [g for g in groups if g.role == "accent" and g.count is None and g.length is not None
-                 and g.setting != "halo" and not catalog.STONE_TYPES[g.type].by_piece]
-    if len(uncounted) == 1:
-        line = uncounted[0]
-        line.count = 0
-        others = sum(_known_carat(g) or 0 for g in groups if g is not line and _known_carat(g) is not None)
-        each = catalog.stone_carat(line.type, line.shape, line.length, line.width or line.length)
-        line.count = max(1, round((each_piece - others) / each)) if each_piece > others else None
-    open_groups = [g for g in groups if _known_carat(g) is None and not g.total_carat]
-    known = sum(_known_carat(g) or 0 for g in groups if g not in open_groups)
-    remaining = each_piece - known
-    if not open_groups or remaining <= 0.005:
-        if abs(known - each_piece) > 0.2 * each_piece:
-            notes.append(f"The stones you described weigh about {known * (2 if pair else 1):.2f} ct, not the "
-                         f"{total:g} ct total you gave; the jeweler will confirm.")
-        return total, set()
-    centre_open = center in open_groups
-    sides = [g for g in open_groups if g.role == "side"]
-    accents = [g for g in open_groups if g.role == "accent"]
-    shares = _SHARES[(centre_open, bool(sides), bool(accents))]
-    if centre_open:
-        center.carat = remaining * shares[0] / (center.count or 1)
-    for g in sides:
-        g.carat = remaining * shares[1] / len(sides) / (g.count or 2)
-    for g in accents:
-        g.total_carat = remaining * shares[2] / len(accents)
-    spread = {id(g) for g in open_groups}
-    if pair:
-        notes.append(f"{total:g} ct total weight for the pair: {each_piece:.2f} ct in each earring.")
-    elif len(open_groups) > 1 or known:
-        notes.append(f"{total:g} ct total weight: we shared it between the stones the usual way; "
-                     "the jeweler will confirm the exact sizes.")
-    return total, spread if len(open_groups) > 1 or known else set()
-
-
-def _stone_group(g: _Group, center: _Group | None, fields: dict, style: str | None, lines: int = 1) -> StoneGroup:
-    piece = fields["piece_type"]
-    if g.role == "side" and g.length is None and not g.carat:
-        base = center.width if center and center.width else 6.5
-        g.length = g.width = round(base * 0.65, 2)
-    if g.length is None:
-        default = {"eternity": 2.5, "tennis": 2.5, "riviera": 3.0, "hoop": 1.5}.get(style, 1.3)
-        g.length = g.width = default
-    setting = g.setting or ("pave" if g.role == "accent" and piece == "ring" else "prong")
-    if catalog.STONE_TYPES[g.type].by_piece:
-        g.shape, g.width = "round", g.length            # pearls are measured round, by diameter
-    group = StoneGroup(role=g.role, type=g.type, shape=g.shape, length_mm=min(max(g.length, 0.8), _LARGEST_MM),
-                       width_mm=min(max(g.width or g.length, 0.8), _LARGEST_MM),
-                       count=g.count or (2 if g.role == "side" else 1), setting=setting)
-    if g.role != "accent" or g.count and not g.total_carat:
-        return group
-    # Lines of accents in one row ('alternating tanzanite and diamond') share its places.
-    share = lines if g.setting != "halo" else 1
-    if g.total_carat:
-        # The size that gives the stated total at the count the piece holds.
-        for _ in range(30):
-            n = g.count or _accent_count(group, center, fields, style, share)
-            d = (g.total_carat / n / catalog.stone_carat(g.type, g.shape, 1.0, 1.0)) ** (1 / 3)
-            d = round(min(max(d, 0.8), 8.0), 2)       # accents are small stones, whatever the total said
-            group = group.model_copy(update={"length_mm": d, "width_mm": d})
-    return group.model_copy(update={"count": g.count or _accent_count(group, center, fields, style, share)})
-
-
-def _accent_count(group: StoneGroup, center: _Group | None, fields: dict, style: str | None, share: int = 1) -> int:
-    """How many accents of this size the piece holds; `share` lines alternate in one row."""
-    d = group.length_mm
-    piece = fields["piece_type"]
-    if group.setting == "halo" and center is not None and center.length:
-        return halo_count(StoneGroup(length_mm=center.length, width_mm=center.width or center.length,
-                                     shape=center.shape, type=center.type), d)
-    if piece == "ring":
-        return max(1, band_accent_count(fields.get("ring_size", 7.0), d, style == "eternity",
-                                        fields.get("band_width_mm", 2.0)) // share)
-    if piece == "bracelet":
-        return max(1, int(fields.get("bracelet_length_mm", 180) // (d + 0.3) // share))
-    if piece == "necklace" and style == "riviera":
-        return max(1, int(fields.get("chain_length_mm", 450) // (d + 0.4) // share))
-    if piece == "earrings" and style == "hoop":
-        return max(1, int(math.pi * (fields.get("hoop_diameter_mm") or 15) / 2 // (d + 0.3)))
-    return 12
 
 
 def _affirmed(text: str) -> str:
