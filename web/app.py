@@ -66,7 +66,9 @@ def _templates() -> Jinja2Templates:
 UPLOAD_PATHS = ("/references", "/masks", "/photo")
 UPLOAD_BODY_BYTES = 11 * 1024 * 1024
 
-_CAPABILITY = re.compile(r"/(o|d)/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
+# Design, job, image and order ids are capabilities: a log shows only their first six
+# characters (any path segment of 16 or more URL-safe characters is one).
+_CAPABILITY = re.compile(r"/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{10,}")
 
 
 def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
@@ -88,7 +90,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
             (request.method == "POST" and request.url.path in limit_paths)
         if limited and not limiter.allow(request.state.client_ip):
             access_log.warning("%s %s %s 429 rate limited", request.state.client_ip, request.method,
-                               _CAPABILITY.sub(r"/\1/\2…", request.url.path))
+                               _CAPABILITY.sub(r"/\1…", request.url.path))
             return JSONResponse({"detail": "Too many requests from your connection; please wait a minute."},
                                 status_code=429, headers={"Retry-After": "60"})
         length = request.headers.get("content-length")
@@ -106,7 +108,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
             # One line per request, with the client as the proxy reported it (never a
             # customer's private link in full).
             access_log.info("%s %s %s %s", request.state.client_ip, request.method,
-                            _CAPABILITY.sub(r"/\1/\2…", request.url.path), response.status_code)
+                            _CAPABILITY.sub(r"/\1…", request.url.path), response.status_code)
         return response
 
     @app.get("/healthz", tags=["health"])

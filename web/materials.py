@@ -50,6 +50,9 @@ def spec_from_form(form, current: Spec) -> tuple[dict, dict]:
         "stones": [],
     }
     errors: dict = {}
+    if data["piece_type"] not in catalog.PIECE_TYPES:
+        errors["piece_type"] = f"Choose one of: {', '.join(catalog.PIECE_TYPES)}."
+        data["piece_type"] = current.piece_type
     if data["style"] == "auto" or data["piece_type"] != current.piece_type:
         data["style"] = None
     label = value("ring_size")

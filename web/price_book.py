@@ -66,7 +66,13 @@ def book_from_form(form, base: dict) -> tuple[dict, PriceBookError | None]:
             continue
         target = book.setdefault(node, {})
         for key in path[:-1]:
-            target = target.setdefault(key, {})
+            target = target.setdefault(key, {}) if isinstance(target, dict) else None
+            if target is None:
+                break
+        if not isinstance(target, dict):
+            # 'currency.x': a field inside a figure that has none.
+            problem = problem or PriceBookError(name, "is not a field of the price book")
+            continue
         target[path[-1]] = value
     return book, problem
 

@@ -161,6 +161,8 @@ def _section(book: dict, name: str) -> dict:
 def validate_price_book(book: dict) -> dict:
     """Check a whole price book; returns it normalised or raises PriceBookError naming
     the first entry to fix (dotted path, as the editor's field names)."""
+    if not isinstance(book, dict):
+        raise PriceBookError("book", "is an object of sections (metals, stone_per_carat, ...)")
     out: dict = {"schema": SCHEMA}
     currency = str(book.get("currency", "")).strip().upper()
     if len(currency) != 3 or not currency.isalpha():

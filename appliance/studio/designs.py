@@ -73,6 +73,12 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def shown(capability: str) -> str:
+    """A capability as logs show it: its first six characters, enough to follow one design
+    or job through the log, far too few to use it."""
+    return f"{capability[:6]}…"
+
+
 def check_description(description: str | None) -> str:
     """The description trimmed, or Invalid naming the problem."""
     text = (description or "").strip()

@@ -14,7 +14,7 @@ from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 from appliance.studio import uploads
-from appliance.studio.designs import get_design, get_image, new_id
+from appliance.studio.designs import get_design, get_image, new_id, shown
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             "parent_image_id": parent_image_id, "reference_id": reference_id, "mask_id": mask_id, "count": count,
             "now": stamp,
         })
-    log.info("job %s queued for design %s (%d images)", job_id, design_id, count)
+    log.info("job %s queued for design %s (%d images)", shown(job_id), shown(design_id), count)
     return get_job(store, job_id)
 
 
@@ -141,7 +141,7 @@ def cancel(store: Store, job_id: str) -> Job:
     with store.write() as db:
         db.execute(q.CANCEL_QUEUED_JOB, {"id": job_id, "now": now()})
         db.execute(q.REQUEST_CANCEL, {"id": job_id})
-    log.info("job %s cancel requested (was %s)", job_id, job.status)
+    log.info("job %s cancel requested (was %s)", shown(job_id), job.status)
     return get_job(store, job_id)
 
 
@@ -177,7 +177,7 @@ def finish(store: Store, job_id: str, status: str, *, error: str | None = None,
             db.execute(q.INSERT_IMAGE, {**image, "now": now()})
         db.execute(q.FINISH_JOB, {"id": job_id, "status": status, "error": error,
                                   "generator": generator, "now": now()})
-    log.info("job %s %s%s", job_id, status, f": {error}" if error else "")
+    log.info("job %s %s%s", shown(job_id), status, f": {error}" if error else "")
 
 
 def recover(store: Store, max_attempts: int) -> tuple[list[str], list[str]]:
@@ -196,9 +196,9 @@ def recover(store: Store, max_attempts: int) -> tuple[list[str], list[str]]:
                 db.execute(q.REQUEUE_JOB, {"id": row["id"]})
                 requeued.append(row["id"])
     for job_id in requeued:
-        log.info("job %s left running by a stopped worker; requeued", job_id)
+        log.info("job %s left running by a stopped worker; requeued", shown(job_id))
     for job_id in failed:
-        log.warning("job %s left running by a stopped worker; failed", job_id)
+        log.warning("job %s left running by a stopped worker; failed", shown(job_id))
     return requeued, failed
 
 

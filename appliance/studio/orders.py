@@ -20,7 +20,7 @@ from appliance.jewelry.pricing import Quote
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
-from appliance.studio.designs import Design, get_design, get_image
+from appliance.studio.designs import Design, get_design, get_image, shown
 from appliance.studio.price_books import quote_spec
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *
             placed = _insert_order(db, design, image_id, contact, quote, token, key)
     if placed is None:
         return _replayed(store, row["number"], image_id, contact)
-    log.info("order %s placed for design %s", placed, design.id)
+    log.info("order %s placed for design %s", placed, shown(design.id))
     return get_order(store, number=placed)
 
 
@@ -188,6 +188,8 @@ def get_order(store: Store, *, number: int | None = None, token: str | None = No
     """The order with its versions and events, by staff number or customer token."""
     if token is not None:
         row = store.query_one(q.GET_ORDER_BY_TOKEN, {"token": token})
+    elif number is None or not 1 <= number < 2 ** 63:
+        row = None                       # beyond SQLite's integers: no such order, not an error
     else:
         row = store.query_one(q.GET_ORDER_BY_NUMBER, {"number": number})
     if row is None:

@@ -39,6 +39,8 @@ def versions(store: Store) -> list[dict]:
 
 def save(store: Store, book: dict, created_by: str | None) -> PriceBook:
     """Validate and store a new version; Invalid names the offending entry."""
+    if not isinstance(book, dict):
+        raise Invalid("book", "The price book is an object of sections (metals, stone_per_carat, ...).")
     try:
         clean = validate_price_book(book)
     except PriceBookError as exc:

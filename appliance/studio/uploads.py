@@ -45,8 +45,10 @@ def _decode(data: bytes, field: str) -> Image.Image:
             probe.verify()
         image = Image.open(io.BytesIO(data), formats=sorted(FORMATS))
         image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        if isinstance(exc, Image.DecompressionBombError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        # Pillow refuses a text or colour-profile chunk that inflates past its limit with a
+        # ValueError ('Decompressed Data Too Large'): a bomb like the others.
+        if isinstance(exc, Image.DecompressionBombError) or "too large" in str(exc).lower():
             raise Invalid(field, "That picture is too large to process; please send a smaller one.") from None
         raise Invalid(field, "Please send a PNG, JPEG or WebP picture.") from None
     return ImageOps.exif_transpose(image)

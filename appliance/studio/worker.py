@@ -122,7 +122,8 @@ class Worker:
             self._thread.join(timeout)
 
     def _run(self, job: jobs.Job) -> None:
-        log.info("job %s started (design %s, attempt %d)", job.id, job.design_id, job.attempts)
+        log.info("job %s started (design %s, attempt %d)", designs.shown(job.id), designs.shown(job.design_id),
+                 job.attempts)
         design = designs.get_design(self.store, job.design_id)
         spec = Spec.model_validate_json(job.spec_json)
         init_image = mask = None
@@ -152,7 +153,7 @@ class Worker:
             if jobs.cancel_requested(self.store, job.id):
                 jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
                 return
-            log.exception("job %s failed in the %s generator", job.id, self.generator.name)
+            log.exception("job %s failed in the %s generator", designs.shown(job.id), self.generator.name)
             jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
                         error=f"The image generator failed: {exc}. Please try again.")
             return
@@ -198,6 +199,6 @@ class Worker:
         except Exception as exc:
             for path in written:  # nothing half-stored: no rows means no files either
                 path.unlink(missing_ok=True)
-            log.exception("job %s: storing images failed", job.id)
+            log.exception("job %s: storing images failed", designs.shown(job.id))
             jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
                         error=f"Could not store the images: {exc}.")
