@@ -71,6 +71,59 @@ UPLOAD_BODY_BYTES = 11 * 1024 * 1024
 _CAPABILITY = re.compile(r"/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{10,}")
 
 
+class BodyLimit:
+    """Counts a request's body as it streams in and answers 413 the moment it passes the
+    route's limit, chunked or not: nothing larger is ever held in memory (the
+    Content-Length check in `guard` only answers early when a client declares one). The
+    app then sees the client gone, and whatever it would have answered is dropped."""
+
+    def __init__(self, app, limit_for):
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, seen, started, refused = self.limit_for(scope["path"]), 0, False, False
+
+        async def guarded_send(message):
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def counted():
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    if not started:
+                        body = json.dumps({"detail": f"Request too large (limit {limit} bytes)."}).encode()
+                        await send({"type": "http.response.start", "status": 413, "headers": [
+                            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+                        await send({"type": "http.response.body", "body": body})
+                    return {"type": "http.disconnect"}
+            return message
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+def _body_limit(settings: Settings):
+    def limit_for(path: str) -> int:
+        return UPLOAD_BODY_BYTES if path.endswith(UPLOAD_PATHS) else settings.max_body_bytes
+    return limit_for
+
+
 def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
               limit_paths: tuple[str, ...] = ()) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None)
@@ -120,6 +173,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
         body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
         return JSONResponse(body, status_code=200 if result.ok else 503)
 
+    app.add_middleware(BodyLimit, limit_for=_body_limit(settings))
     install_error_handlers(app)
     return app
 
