@@ -156,6 +156,9 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
         response.headers["X-Frame-Options"] = "DENY"
         # Order and design URLs are capabilities: never leak them in a Referer.
         response.headers["Referrer-Policy"] = "no-referrer"
+        if request.state.scheme == "https":
+            # Reached over HTTPS (directly or through the store's trusted proxy): stay there.
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
             # One line per request, with the client as the proxy reported it (never a

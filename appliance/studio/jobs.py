@@ -89,6 +89,11 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
                 raise Invalid(field, f"That is not a {kind} of this design.")
     if mask_id and not parent_image_id:
         raise Invalid("parent_image_id", "A region edit needs the concept the mask was painted on.")
+    if mask_id:
+        mask = uploads.get_upload(store, mask_id)
+        if abs(mask.width / mask.height - parent.width / parent.height) > 0.02:
+            raise Invalid("mask_id", f"The mask ({mask.width} x {mask.height}) does not match the concept it was "
+                          f"painted on ({parent.width} x {parent.height}); paint on the concept shown.")
     if reference_id and parent_image_id:
         raise Invalid("reference_id", "Start from a concept or from a reference photo, not both.")
     job_id = new_id()

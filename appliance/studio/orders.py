@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from email_validator import EmailNotValidError, validate_email
+
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.jewelry.pricing import Quote
@@ -77,6 +79,11 @@ def check_contact(name: str | None, email: str | None, phone: str | None, notes:
         raise Invalid("email", "Please give an e-mail address so the jeweler can reach you.")
     if len(email) > 254 or not _EMAIL.match(email):
         raise Invalid("email", "That does not look like an e-mail address (name@example.com).")
+    try:
+        # The kept validator (RFC 5321/5322 syntax, no network): 'a@b.co?bcc=...' is no address.
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise Invalid("email", "That does not look like an e-mail address (name@example.com).") from None
     if phone and not _PHONE.match(phone):
         raise Invalid("phone", "A phone number has digits, spaces and + ( ) - only.")
     if notes and len(notes) > 2000:

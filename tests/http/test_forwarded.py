@@ -82,3 +82,14 @@ def test_an_untrusted_client_cannot_claim_https_or_staff(serve):
         assert all("Secure" not in c for c in response.headers.get_list("set-cookie"))
         anonymous = httpx.get(staff.url + "/api/v1/orders", headers={"X-Forwarded-For": "127.0.0.1"})
         assert anonymous.status_code == 401                  # loopback is no login
+
+
+def test_hsts_is_sent_only_when_the_trusted_proxy_got_https(serve):
+    _, _, (customer, _) = serve(trusted_proxies="127.0.0.1")
+    with httpx.Client(base_url=customer.url) as client:
+        assert "strict-transport-security" not in client.get("/").headers
+        tls = client.get("/", headers={"X-Forwarded-Proto": "https"})
+        assert tls.headers["strict-transport-security"] == "max-age=31536000"
+    _, _, (untrusted, _) = serve()
+    claimed = httpx.get(untrusted.url + "/", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in claimed.headers

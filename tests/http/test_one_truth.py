@@ -187,3 +187,16 @@ def test_odd_numbers_in_forms_and_queries_are_4xx_not_500(customer, running_work
         assert customer.post("/api/v1/designs", json={"description": words}).status_code == 201, words
     assert customer.post(f"/api/v1/designs/{design['id']}/renders",
                          json={"instruction": "make it a 0.001 carat stone"}).status_code == 202
+
+
+def test_a_mask_of_another_shape_than_its_concept_is_refused(customer, running_worker):
+    design = started(customer)
+    wide = io.BytesIO()
+    painted = Image.new("L", (400, 100), 0)
+    painted.paste(255, (10, 10, 60, 60))
+    painted.save(wide, format="PNG")
+    mask_id = customer.post(f"/api/v1/designs/{design['id']}/masks",
+                            files={"file": ("mask.png", wide.getvalue(), "image/png")}).json()["id"]
+    refused = customer.post(f"/api/v1/designs/{design['id']}/renders",
+                            json={"parent_image_id": design["images"][0]["id"], "mask_id": mask_id})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "mask_id"

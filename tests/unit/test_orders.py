@@ -117,3 +117,15 @@ def test_the_order_snapshot_equals_the_quote_shown_for_its_revision(store, desig
     assert {k: v for k, v in snapshot.items() if k != "valid_until"} == {k: v for k, v in shown.items()
                                                                           if k != "valid_until"}
     assert order["current"]["spec_revision"] == changed.spec_revision
+
+
+@pytest.mark.parametrize("email", ["a@b.co?bcc=x%40evil.com", "ana@exa_mple.com", "a b@c.com", "ana@example",
+                                   "ana@example.com\r\nBcc: x@evil.com"])
+def test_an_address_a_mail_client_would_misread_is_refused(email):
+    with pytest.raises(Invalid) as info:
+        orders.check_contact("Ana", email, None, None)
+    assert info.value.field == "email"
+
+
+def test_a_good_address_is_kept_in_its_normal_form():
+    assert orders.check_contact("Ana", "Ana.Test+ring@Example.CO.UK", None, None).email == "Ana.Test+ring@example.co.uk"
