@@ -140,7 +140,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
         request.state.client_ip, request.state.scheme = clients.client_of(peer, request.url.scheme, request.headers,
                                                                            proxies)
         limited = (limit_writes and request.method not in ("GET", "HEAD", "OPTIONS")) or \
-            (request.method == "POST" and request.url.path in limit_paths)
+            (request.method == "POST" and request.url.path in limit_paths) or request.url.path == "/healthz"
         if limited and not limiter.allow(request.state.client_ip):
             access_log.warning("%s %s %s 429 rate limited", request.state.client_ip, request.method,
                                _CAPABILITY.sub(r"/\1…", request.url.path))
@@ -169,12 +169,12 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
 
     @app.get("/healthz", tags=["health"])
     def healthz():
-        """Database writable, worker heartbeat, generator and why, queue, disk, last backup;
-        503 when the appliance cannot serve customers properly."""
+        """Whether the appliance can serve customers: {"ok": true} (200) or {"ok": false}
+        (503). The detail is for staff (`GET /api/v1/health` on the staff app) and
+        `diamra status`; this answer names no host, path, process or disk."""
         from appliance.ops import health
-        result = health.check(settings, store)
-        body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
-        return JSONResponse(body, status_code=200 if result.ok else 503)
+        result = health.check(settings, store, probe_write=False)
+        return JSONResponse({"ok": result.ok}, status_code=200 if result.ok else 503)
 
     app.add_middleware(BodyLimit, limit_for=_body_limit(settings))
     install_error_handlers(app)

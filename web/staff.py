@@ -277,6 +277,15 @@ def api_orders(request: Request, status: str | None = None, user: dict = Depends
                        for r in rows]}
 
 
+@api.get("/health")
+def api_health(request: Request, user: dict = Depends(staff_user)):
+    """The appliance's health in detail: problems, warnings, database, worker and generator,
+    queue, disk, last good backup (503 when it cannot serve customers)."""
+    result = health.check(request.app.state.settings, store_of(request))
+    body = {"ok": result.ok, "problems": result.problems, "warnings": result.warnings, **result.facts}
+    return JSONResponse(body, status_code=200 if result.ok else 503)
+
+
 @api.get("/orders/{number}")
 def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""

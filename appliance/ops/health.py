@@ -27,13 +27,18 @@ class Health:
     facts: dict = field(default_factory=dict)
 
 
-def check(settings: Settings, store: Store) -> Health:
-    """Database writable, worker alive, generator and why, queue, disk, last good backup."""
+def check(settings: Settings, store: Store, *, probe_write: bool = True) -> Health:
+    """Database writable (or, without `probe_write`, readable: the public check must not
+    take the write lock on every call), worker alive, generator and why, queue, disk,
+    last good backup."""
     health = Health(ok=True)
     try:
-        with store.write() as db:
-            db.execute(q.PING)
-        health.facts["database"] = "writable"
+        if probe_write:
+            with store.write() as db:
+                db.execute(q.PING)
+        else:
+            store.query_one(q.PING)
+        health.facts["database"] = "writable" if probe_write else "readable"
     except Exception as exc:  # a locked, read-only or vanished database: say so, do not crash
         health.problems.append(f"The database is not writable: {exc}")
         health.facts["database"] = f"error: {exc}"

@@ -11,24 +11,47 @@ from appliance.ops.backups import create_backup
 DIAMRA = str(Path(sys.executable).parent / "diamra")
 
 
-def test_without_a_worker_the_appliance_is_unhealthy(customer, staff):
+def test_without_a_worker_the_appliance_is_unhealthy(customer, staff, staff_session):
     for client in (customer, staff):
         response = client.get("/healthz")
-        assert response.status_code == 503
-        body = response.json()
-        assert body["ok"] is False and "No generation worker has started." in body["problems"]
-        assert body["database"] == "writable" and body["queue"] == 0 and body["disk_free_bytes"] > 0
+        assert response.status_code == 503 and response.json() == {"ok": False}   # no detail in public
+    client, _ = staff_session
+    detail = client.get("/api/v1/health")
+    body = detail.json()
+    assert detail.status_code == 503 and body["ok"] is False and "No generation worker has started." in body["problems"]
+    assert body["database"] == "writable" and body["queue"] == 0 and body["disk_free_bytes"] > 0
 
 
-def test_with_a_worker_it_is_healthy_and_says_what_it_draws_with(customer, running_worker, settings):
-    body = customer.get("/healthz").json()
-    assert customer.get("/healthz").status_code == 200 and body["ok"] is True
+def test_the_detail_needs_a_staff_login(staff):
+    assert staff.get("/api/v1/health").status_code == 401
+
+
+def test_with_a_worker_it_is_healthy_and_says_what_it_draws_with(customer, running_worker, settings, staff_session):
+    assert customer.get("/healthz").status_code == 200 and customer.get("/healthz").json() == {"ok": True}
+    client, _ = staff_session
+    body = client.get("/api/v1/health").json()
     assert body["worker"]["generator"] == "sketch" and body["worker"]["heartbeat_age_s"] < 30
     assert any("sketch previews" in w for w in body["warnings"])
     assert "No backup has been made yet." in body["warnings"]
     create_backup(settings)
-    after = customer.get("/healthz").json()
+    after = client.get("/api/v1/health").json()
     assert after["last_backup"]["files"] >= 1 and "No backup has been made yet." not in after["warnings"]
+
+
+def test_public_health_is_rate_limited_and_takes_no_write_lock(settings, store, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from appliance import cli
+    from appliance.config import load_settings
+    limited = load_settings(settings.data_dir, generator="sketch", rate_limit_per_minute=5)
+    app, _ = cli.build_apps(limited, store)
+    writes = []
+    real = store.write
+    monkeypatch.setattr(store, "write", lambda *a, **k: writes.append(1) or real(*a, **k))
+    with TestClient(app) as client:
+        codes = [client.get("/healthz").status_code for _ in range(8)]
+    assert codes[:5] == [503] * 5 and codes[-1] == 429                   # no worker here: not ok, but answered
+    assert writes == []
 
 
 def test_a_stale_backup_and_a_silent_worker_show_on_the_dashboard(staff_session, running_worker, settings, store):
