@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from appliance.config import Settings
+from appliance.ops import auth
 from appliance.storage.store import Store
 from web import clients, customer, materials, price_book, staff
 from web.responses import install_error_handlers
@@ -194,6 +195,7 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
                     limit_writes=False, limit_paths=("/login", "/api/v1/session"))
+    app.state.login_throttle = auth.LoginThrottle()
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(staff.api)

@@ -4,6 +4,8 @@ CSRF token (X-CSRF-Token header, or the csrf_token form field for plain forms)."
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -16,6 +18,8 @@ from appliance.ops import auth, health
 from appliance.reader.facts import current_facts
 from appliance.studio import designs, jobs, orders, price_books, uploads
 from web.responses import is_htmx, render, store_of
+
+log = logging.getLogger(__name__)
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -64,6 +68,26 @@ def _clear_session_cookies(response) -> None:
     response.delete_cookie(CSRF_COOKIE)
 
 
+def _login_wait(request: Request, username: str) -> int:
+    """Whole seconds this address or account must still wait before trying again."""
+    wait = request.app.state.login_throttle.wait_seconds(request.state.client_ip, username)
+    if wait:
+        log.warning("login refused for %r from %s: throttled for %.0f s", username[:40], request.state.client_ip, wait)
+    return math.ceil(wait)
+
+
+def _authenticate(request: Request, username: str, password: str) -> dict | None:
+    """Check the password, counting failures per address and per account."""
+    throttle = request.app.state.login_throttle
+    user = auth.authenticate(store_of(request), username, password)
+    if user is None:
+        throttle.failed(request.state.client_ip, username)
+        log.warning("failed login for %r from %s", username[:40], request.state.client_ip)
+    else:
+        throttle.succeeded(request.state.client_ip, username)
+    return user
+
+
 # ---------------------------------------------------------------- pages
 
 @pages.get("/login")
@@ -82,13 +106,16 @@ async def login(request: Request):
     if not auth.csrf_matches(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf_token", ""))):
         error = "The login form expired; please try again."
         user = None
+    elif wait := _login_wait(request, username):
+        error = f"Too many failed logins; please wait {wait} seconds."
+        user = None
     else:
-        user = auth.authenticate(store_of(request), username, password)
+        user = _authenticate(request, username, password)
         error = None if user else "Wrong username or password."
     if user is None:
         nonce = secrets.token_urlsafe(24)
         response = render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
-                           status_code=401)
+                           status_code=429 if error.startswith("Too many") else 401)
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
                             secure=secure_cookies(request))
         return response
@@ -249,7 +276,10 @@ def _staff_order_json(order: dict, reading: dict | None = None) -> dict:
 @api.post("/session")
 def api_login(request: Request, body: LoginIn):
     """Log in: sets the session cookie and a csrftoken cookie to echo in X-CSRF-Token."""
-    user = auth.authenticate(store_of(request), body.username, body.password)
+    if wait := _login_wait(request, body.username):
+        raise HTTPException(429, f"Too many failed logins; please wait {wait} seconds.",
+                            headers={"Retry-After": str(wait)})
+    user = _authenticate(request, body.username, body.password)
     if user is None:
         raise HTTPException(401, "Wrong username or password.")
     token, csrf = auth.start_session(store_of(request), user["id"], request.app.state.settings.session_hours)

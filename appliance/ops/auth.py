@@ -11,6 +11,8 @@ import hmac
 import re
 import secrets
 import sqlite3
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -96,3 +98,49 @@ def end_session(store: Store, token: str | None) -> None:
 def csrf_matches(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison of the session's CSRF token with the one sent."""
     return bool(expected and given and hmac.compare_digest(expected, given))
+
+
+class LoginThrottle:
+    """Failed logins counted per address and per account. The first few are free (a typo
+    happens); after that each further failure makes the next attempt wait twice as long,
+    up to 15 minutes. A success clears its account and address. Kept in memory: a restart
+    forgets, which costs a guesser nothing they could not get from waiting."""
+
+    FREE_PER_ACCOUNT = 5
+    FREE_PER_ADDRESS = 10
+    FIRST_WAIT_S = 2.0
+    LONGEST_WAIT_S = 900.0
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}      # key -> (failures, time of the last)
+        self._lock = threading.Lock()
+
+    def _wait(self, key: str, free: int) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < free:
+            return 0.0
+        delay = min(self.LONGEST_WAIT_S, self.FIRST_WAIT_S * 2 ** (count - free))
+        return max(0.0, last + delay - self._clock())
+
+    def wait_seconds(self, address: str, username: str) -> float:
+        """How long this address or account must still wait before another try (0: go)."""
+        with self._lock:
+            return max(self._wait(f"addr:{address}", self.FREE_PER_ADDRESS),
+                       self._wait(f"user:{username.lower()}", self.FREE_PER_ACCOUNT))
+
+    def failed(self, address: str, username: str) -> None:
+        """Count a failed login for both the address and the account."""
+        moment = self._clock()
+        with self._lock:
+            for key in (f"addr:{address}", f"user:{username.lower()}"):
+                count, _ = self._failures.get(key, (0, 0.0))
+                self._failures[key] = (count + 1, moment)
+            if len(self._failures) > 10_000:
+                self._failures = {k: v for k, v in self._failures.items() if moment - v[1] < self.LONGEST_WAIT_S}
+
+    def succeeded(self, address: str, username: str) -> None:
+        """A good login clears the counts of its address and account."""
+        with self._lock:
+            self._failures.pop(f"addr:{address}", None)
+            self._failures.pop(f"user:{username.lower()}", None)

@@ -118,3 +118,12 @@ def test_the_openapi_document_lists_the_staff_contract(staff):
                  "/api/v1/orders/{number}/request-changes", "/api/v1/orders/{number}/decline",
                  "/api/v1/orders/{number}/messages", "/api/v1/orders/{number}/status", "/api/v1/price-book"):
         assert path in paths, path
+
+
+def test_a_login_flood_for_one_account_gets_429_within_ten_failures(staff, jeweler, caplog):
+    codes = [staff.post("/api/v1/session", json={"username": jeweler, "password": f"guess {n}"}).status_code
+             for n in range(10)]
+    assert codes[:5] == [401] * 5 and 429 in codes
+    refused = staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1    # even the right password waits
+    assert any("failed login" in r.getMessage() for r in caplog.records)
