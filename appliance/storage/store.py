@@ -169,9 +169,12 @@ FAIL_LEFT_RUNNING_JOB = """
 UPDATE jobs SET status = 'failed', error = :error, finished_at = :now WHERE id = :id AND status = 'running'
 """
 # Jobs waiting ahead of this one (0 = it is next).
-QUEUE_POSITION = """
-SELECT COUNT(*) AS ahead FROM jobs
-WHERE status = 'queued' AND created_at < (SELECT created_at FROM jobs WHERE id = :id)
+# Every waiting job with when its design was last served: the queue as the worker will
+# take it (NEXT_QUEUED_JOB's order), replayed in jobs.position.
+QUEUED_WITH_SERVICE = """
+SELECT j.id, j.design_id, j.created_at,
+       (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id) AS served_at
+FROM jobs AS j WHERE j.status = 'queued'
 """
 QUEUE_LENGTH = "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
 

@@ -129,10 +129,24 @@ def latest_job(store: Store, design_id: str) -> Job | None:
 
 
 def position(store: Store, job: Job) -> int | None:
-    """How many jobs wait ahead of a queued job (0 = next); None once it has started."""
+    """How many jobs the worker will draw before a queued job (0 = next); None once it has
+    started. The worker takes designs never served first, then the least recently served,
+    then the oldest job, and a design it serves goes to the back: this replays that."""
     if job.status != "queued":
         return None
-    return store.query_one(q.QUEUE_POSITION, {"id": job.id})["ahead"]
+    waiting = store.query(q.QUEUED_WITH_SERVICE)
+    served = {row["design_id"]: row["served_at"] for row in waiting}
+    ahead, turn = 0, 0
+    while waiting:
+        nxt = min(waiting, key=lambda r: (served[r["design_id"]] is not None, served[r["design_id"]] or "",
+                                          r["created_at"]))
+        if nxt["id"] == job.id:
+            return ahead
+        waiting.remove(nxt)
+        turn += 1
+        served[nxt["design_id"]] = f"~{turn:09d}"        # after every real time: back of the line
+        ahead += 1
+    return ahead
 
 
 def queue_length(store: Store) -> int:

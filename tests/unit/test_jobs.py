@@ -70,3 +70,16 @@ def test_bad_rounds_name_the_field(store, design):
     with pytest.raises(Invalid) as info:
         jobs.enqueue(store, design.id, parent_image_id="not-an-image")
     assert info.value.field == "parent_image_id"
+
+
+def test_the_position_shown_is_the_order_the_worker_will_draw_in(store):
+    served = designs.create_design(store, "platinum ring with a ruby")
+    jobs.enqueue(store, served.id, count=1)
+    first = jobs.claim_next(store, "w")                  # this design has been served once
+    jobs.finish(store, first.id, "done", generator="sketch", images=[])
+    again = jobs.enqueue(store, served.id, count=1)      # older, but its design was served
+    newcomer = designs.create_design(store, "rose gold pendant with a pearl")
+    fresh = jobs.enqueue(store, newcomer.id, count=1)    # newer, never served: drawn first
+    assert jobs.position(store, jobs.get_job(store, fresh.id)) == 0
+    assert jobs.position(store, jobs.get_job(store, again.id)) == 1
+    assert jobs.claim_next(store, "w").id == fresh.id    # and the worker agrees
