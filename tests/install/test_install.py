@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.install
+
 REPO = Path(__file__).resolve().parents[2]
 UNITS = ["diamra-web.service", "diamra-worker.service", "diamra-backup.service", "diamra-backup.timer"]
 ANALYZE = shutil.which("systemd-analyze")
