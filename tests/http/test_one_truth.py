@@ -21,6 +21,16 @@ def started(customer) -> dict:
     return customer.get(f"/api/v1/designs/{design['id']}").json()
 
 
+def uploaded_mask(customer, design_id: str, size: tuple[int, int], painted: tuple[int, int, int, int]) -> str:
+    """A mask of `size` with the `painted` box white (redraw), uploaded; its id."""
+    mask = Image.new("L", size, 0)
+    mask.paste(255, painted)
+    data = io.BytesIO()
+    mask.save(data, format="PNG")
+    return customer.post(f"/api/v1/designs/{design_id}/masks",
+                         files={"file": ("mask.png", data.getvalue(), "image/png")}).json()["id"]
+
+
 def order_body(design: dict, image_id: str, **extra) -> dict:
     return {"image_id": image_id, "name": "Ana", "email": "ana@example.com",
             "spec_revision": design["spec_revision"], **extra}
@@ -40,12 +50,7 @@ def test_starting_a_design_queues_its_first_round_on_the_page_and_in_the_api(cus
 def test_a_region_edit_that_changes_the_spec_answers_with_the_new_panel_and_price(customer, running_worker):
     design = started(customer)
     parent = design["images"][0]["id"]
-    mask = io.BytesIO()
-    painted = Image.new("L", (256, 256), 0)
-    painted.paste(255, (100, 100, 160, 160))
-    painted.save(mask, format="PNG")
-    mask_id = customer.post(f"/api/v1/designs/{design['id']}/masks",
-                            files={"file": ("mask.png", mask.getvalue(), "image/png")}).json()["id"]
+    mask_id = uploaded_mask(customer, design["id"], (256, 256), (100, 100, 160, 160))
     made = customer.post(f"/api/v1/designs/{design['id']}/renders", json={
         "parent_image_id": parent, "mask_id": mask_id, "instruction": "a 2 carat emerald cut stone"}).json()
     assert made["spec_revision"] == 2 and made["spec"]["stones"][0]["shape"] == "emerald"
@@ -191,12 +196,7 @@ def test_odd_numbers_in_forms_and_queries_are_4xx_not_500(customer, running_work
 
 def test_a_mask_of_another_shape_than_its_concept_is_refused(customer, running_worker):
     design = started(customer)
-    wide = io.BytesIO()
-    painted = Image.new("L", (400, 100), 0)
-    painted.paste(255, (10, 10, 60, 60))
-    painted.save(wide, format="PNG")
-    mask_id = customer.post(f"/api/v1/designs/{design['id']}/masks",
-                            files={"file": ("mask.png", wide.getvalue(), "image/png")}).json()["id"]
+    mask_id = uploaded_mask(customer, design["id"], (400, 100), (10, 10, 60, 60))
     refused = customer.post(f"/api/v1/designs/{design['id']}/renders",
                             json={"parent_image_id": design["images"][0]["id"], "mask_id": mask_id})
     assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "mask_id"
