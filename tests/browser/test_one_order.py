@@ -32,14 +32,14 @@ def test_back_and_resend_makes_one_order_and_a_budget_tap_applies_in_place(serve
     page.fill("#order-name", "Ana Test")
     page.fill("#order-email", "ana@example.com")
     page.locator("#place-order").dblclick()
-    page.wait_for_url(re.compile(r"/o/"), timeout=10_000)
+    expect(page).to_have_url(re.compile(r"/o/"), timeout=10_000)
     first = page.url.split("?")[0]
     page.go_back()
     page.wait_for_url(re.compile(r"/d/"))
     page.fill("#order-name", "Ana Test")
     page.fill("#order-email", "ana@example.com")
     page.click("#place-order")
-    page.wait_for_url(re.compile(r"/o/"), timeout=10_000)
+    expect(page).to_have_url(re.compile(r"/o/"), timeout=10_000)
     assert page.url.split("?")[0] == first
     assert len(orders.list_orders(store, None)) == 1
     assert not errors, errors
