@@ -55,7 +55,8 @@ def customer(settings, store):
 @pytest.fixture
 def staff(settings, store):
     _, app = cli.build_apps(settings, store)
-    with TestClient(app) as client:
+    # Everything staff lives under /staff; relative paths below are joined onto it.
+    with TestClient(app, base_url="http://testserver/staff") as client:
         yield client
 
 
@@ -70,7 +71,7 @@ def staff_session(staff, jeweler):
     """A logged-in staff client; returns (client, csrf headers)."""
     response = staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
     assert response.status_code == 200
-    return staff, {"X-CSRF-Token": staff.cookies["csrftoken"]}
+    return staff, {"X-CSRF-Token": response.json()["csrf_token"]}
 
 
 def wait_for_job(client, job_id: str, timeout: float = 30) -> dict:

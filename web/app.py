@@ -9,8 +9,8 @@ import logging
 import re
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -126,8 +126,9 @@ def _body_limit(settings: Settings):
 
 
 def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
-              limit_paths: tuple[str, ...] = ()) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None)
+              limit_paths: tuple[str, ...] = (), openapi_url: str = "/openapi.json") -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None,
+                  openapi_url=openapi_url)
     app.state.settings = settings
     app.state.store = store
     app.state.templates = _templates()
@@ -171,7 +172,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
     @app.get("/healthz", tags=["health"])
     def healthz():
         """Whether the appliance can serve customers: {"ok": true} (200) or {"ok": false}
-        (503). The detail is for staff (`GET /api/v1/health` on the staff app) and
+        (503). The detail is for staff (`GET /staff/api/v1/health` on the staff app) and
         `diamra status`; this answer names no host, path, process or disk."""
         from appliance.ops import health
         result = health.check(settings, store, probe_write=False)
@@ -194,9 +195,19 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
 def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
-                    limit_writes=False, limit_paths=("/login", "/api/v1/session"))
+                    limit_writes=False, limit_paths=(f"{staff.PREFIX}/login", f"{staff.api.prefix}/session"),
+                    openapi_url=f"{staff.PREFIX}/openapi.json")
     app.state.login_throttle = auth.LoginThrottle()
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(staff.api)
+
+    @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)
+    def under_staff(request: Request, rest: str):
+        """Everything staff lives under /staff (so its cookies stay off the customer app):
+        an address without it is sent there, method and body kept (308)."""
+        if rest.startswith(staff.PREFIX.strip("/") + "/"):
+            raise HTTPException(404, "Not found.")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{staff.PREFIX}/{rest}{query}", status_code=308)
     return app

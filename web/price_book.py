@@ -19,9 +19,9 @@ from appliance.jewelry import price_book as rules
 from appliance.jewelry.price_book import PriceBookError, validate_price_book
 from appliance.studio import price_books
 from web.responses import is_htmx, render, store_of
-from web.staff import staff_user, staff_writer
+from web.staff import PREFIX, staff_user, staff_writer
 
-pages = APIRouter(include_in_schema=False)
+pages = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 TIER_FIELDS = ("stone_per_carat.", "pearl_per_piece", "markup.")
 
@@ -133,7 +133,7 @@ async def save(request: Request, user: dict = Depends(staff_writer)):
     except (Invalid, PriceBookError) as exc:
         context = _context(request, user, book, error=exc.message, error_field=_form_field(exc.field))
         return render(request, "staff/price_book.html", context, status_code=422)
-    url = f"/price-book?saved={saved.version}"
+    url = f"{PREFIX}/price-book?saved={saved.version}"
     if is_htmx(request):
         return render(request, "staff/_price_book_preview.html", {"preview": None, "error": None},
                       headers={"HX-Redirect": url})

@@ -21,21 +21,48 @@ from web.responses import is_htmx, render, store_of
 
 log = logging.getLogger(__name__)
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["staff"])
+# Everything the staff app serves that needs a login lives under /staff, and its cookies
+# carry Path=/staff: a browser never sends them to the customer app on the same host name
+# (cookies are told apart by host and path, never by port). Each name starts with
+# diamra_staff_, with the __Secure- prefix added when the store serves HTTPS, so the
+# browser refuses one set over plain HTTP.
+PREFIX = "/staff"
+pages = APIRouter(prefix=PREFIX, include_in_schema=False)
+api = APIRouter(prefix=PREFIX + "/api/v1", tags=["staff"])
 
-SESSION_COOKIE = "diamra_session"
-CSRF_COOKIE = "csrftoken"
-LOGIN_COOKIE = "diamra_login"
+SESSION_COOKIE = "diamra_staff_session"
+CSRF_COOKIE = "diamra_staff_csrf"
+LOGIN_COOKIE = "diamra_staff_login"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """The cookie's name as this request sets it: __Secure- prefixed over HTTPS."""
+    return f"__Secure-{name}" if secure_cookies(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(f"__Secure-{name}") or request.cookies.get(name)
+
+
+def _set_cookie(request: Request, response, name: str, value: str, max_age: int | None = None) -> None:
+    # The CSRF token is HttpOnly too: pages carry it in their markup and the JSON login
+    # answers it in the body, so no script ever needs to read a staff cookie.
+    response.set_cookie(cookie_name(request, name), value, max_age=max_age, path=PREFIX, httponly=True,
+                        samesite="strict", secure=secure_cookies(request))
+
+
+def _delete_cookie(request: Request, response, name: str) -> None:
+    response.delete_cookie(cookie_name(request, name), path=PREFIX, httponly=True, samesite="strict",
+                           secure=secure_cookies(request))
 
 
 def staff_user(request: Request) -> dict:
     """The logged-in staff member; 401 for the API, a redirect to /login for pages."""
-    user = auth.session_user(store_of(request), request.cookies.get(SESSION_COOKIE))
+    user = auth.session_user(store_of(request), read_cookie(request, SESSION_COOKIE))
     if user is None:
-        if request.url.path.startswith("/api/"):
-            raise HTTPException(401, "Log in first (POST /api/v1/session).")
-        raise HTTPException(303, "Log in first.", headers={"Location": "/login"})
+        if request.url.path.startswith(api.prefix):
+            raise HTTPException(401, f"Log in first (POST {api.prefix}/session).")
+        raise HTTPException(303, "Log in first.", headers={"Location": f"{PREFIX}/login"})
     return user
 
 
@@ -56,16 +83,14 @@ def secure_cookies(request: Request) -> bool:
 
 
 def _set_session_cookies(request: Request, response, token: str, csrf: str) -> None:
-    settings = request.app.state.settings
-    secure = secure_cookies(request)
-    max_age = settings.session_hours * 3600
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure)
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure)
+    max_age = request.app.state.settings.session_hours * 3600
+    _set_cookie(request, response, SESSION_COOKIE, token, max_age)
+    _set_cookie(request, response, CSRF_COOKIE, csrf, max_age)
 
 
-def _clear_session_cookies(response) -> None:
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
+def _clear_session_cookies(request: Request, response) -> None:
+    _delete_cookie(request, response, SESSION_COOKIE)
+    _delete_cookie(request, response, CSRF_COOKIE)
 
 
 def _login_wait(request: Request, username: str) -> int:
@@ -94,8 +119,7 @@ def _authenticate(request: Request, username: str, password: str) -> dict | None
 def login_page(request: Request):
     nonce = secrets.token_urlsafe(24)
     response = render(request, "staff/login.html", {"csrf": nonce, "error": None, "username": ""})
-    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
-                        secure=secure_cookies(request))
+    _set_cookie(request, response, LOGIN_COOKIE, nonce)
     return response
 
 
@@ -103,7 +127,7 @@ def login_page(request: Request):
 async def login(request: Request):
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    if not auth.csrf_matches(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf_token", ""))):
+    if not auth.csrf_matches(read_cookie(request, LOGIN_COOKIE), str(form.get("csrf_token", ""))):
         error = "The login form expired; please try again."
         user = None
     elif wait := _login_wait(request, username):
@@ -116,21 +140,20 @@ async def login(request: Request):
         nonce = secrets.token_urlsafe(24)
         response = render(request, "staff/login.html", {"csrf": nonce, "error": error, "username": username},
                            status_code=429 if error.startswith("Too many") else 401)
-        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
-                            secure=secure_cookies(request))
+        _set_cookie(request, response, LOGIN_COOKIE, nonce)
         return response
     token, csrf = auth.start_session(store_of(request), user["id"], request.app.state.settings.session_hours)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(f"{PREFIX}/", status_code=303)
     _set_session_cookies(request, response, token, csrf)
-    response.delete_cookie(LOGIN_COOKIE)
+    _delete_cookie(request, response, LOGIN_COOKIE)
     return response
 
 
 @pages.post("/logout")
 def logout(request: Request, user: dict = Depends(staff_writer)):
-    auth.end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/login", status_code=303)
-    _clear_session_cookies(response)
+    auth.end_session(store_of(request), read_cookie(request, SESSION_COOKIE))
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    _clear_session_cookies(request, response)
     return response
 
 
@@ -182,7 +205,7 @@ async def order_action(request: Request, number: int, action: str, user: dict = 
         if error:
             return render(request, "staff/order.html", _order_context(request, number, user, action_error=error),
                            status_code=422)
-        return RedirectResponse(f"/orders/{number}", status_code=303)
+        return RedirectResponse(f"{PREFIX}/orders/{number}", status_code=303)
     context = _order_context(request, number, user, action_error=error, draft=text if error else "")
     return render(request, "staff/_order_panel.html", context, status_code=422 if error else 200)
 
@@ -275,7 +298,8 @@ def _staff_order_json(order: dict, reading: dict | None = None) -> dict:
 
 @api.post("/session")
 def api_login(request: Request, body: LoginIn):
-    """Log in: sets the session cookie and a csrftoken cookie to echo in X-CSRF-Token."""
+    """Log in: sets the session cookie (Path=/staff) and answers the CSRF token to echo in
+    X-CSRF-Token on every write."""
     if wait := _login_wait(request, body.username):
         raise HTTPException(429, f"Too many failed logins; please wait {wait} seconds.",
                             headers={"Retry-After": str(wait)})
@@ -291,9 +315,9 @@ def api_login(request: Request, body: LoginIn):
 @api.delete("/session")
 def api_logout(request: Request, user: dict = Depends(staff_writer)):
     """Log out: the session is deleted on the server, so the cookie stops working."""
-    auth.end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
+    auth.end_session(store_of(request), read_cookie(request, SESSION_COOKIE))
     response = JSONResponse({"logged_out": True})
-    _clear_session_cookies(response)
+    _clear_session_cookies(request, response)
     return response
 
 
@@ -303,7 +327,7 @@ def api_orders(request: Request, status: str | None = None, user: dict = Depends
     rows = orders.list_orders(store_of(request), status)
     return {"orders": [{"number": r["number"], "status": r["status"], "customer_name": r["customer_name"],
                         "created_at": r["created_at"], "updated_at": r["updated_at"], "total": r["quote"]["total"],
-                        "currency": r["quote"]["currency"], "image_url": f"/images/{r['image_id']}.png"}
+                        "currency": r["quote"]["currency"], "image_url": f"{PREFIX}/images/{r['image_id']}.png"}
                        for r in rows]}
 
 
@@ -323,7 +347,7 @@ def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     order = orders.get_order(store, number=number)
     view = _staff_order_json(order, _reading(store, order))
     view["disagreements"] = orders.disagreements(store, order)
-    view["inputs"] = {kind: f"/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}
+    view["inputs"] = {kind: f"{PREFIX}/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}
     return view
 
 

@@ -65,6 +65,13 @@ def test_customer_orders_and_jeweler_requests_a_change(servers, browser, jeweler
     desk.click("#login")
     expect(desk.locator(".order-row")).to_have_count(1)
     expect(desk.locator(".order-row")).to_contain_text("Ana Test")
+    # Same host name, other port: the staff cookies never go to the customer app, and no
+    # script on either can read them.
+    assert {c["name"] for c in desk.context.cookies(staff_url + "/staff/")} == {"diamra_staff_session",
+                                                                               "diamra_staff_csrf"}
+    assert desk.context.cookies(customer_url + "/") == []
+    assert desk.context.cookies(customer_url + "/api/v1/orders/x") == []
+    assert desk.evaluate("document.cookie") == ""
     desk.screenshot(path=shots / "4-inbox.png", full_page=True)
     desk.click("text=#1001")
     expect(desk.locator("#customer-words")).to_have_text(DESCRIPTION)

@@ -64,7 +64,7 @@ def test_cookies_are_secure_when_the_proxy_got_https(serve):
     settings, store, (_, staff) = serve(trusted_proxies="127.0.0.1")
     from appliance.ops import auth
     auth.create_user(store, "maria", STAFF_PASSWORD)
-    with httpx.Client(base_url=staff.url) as client:
+    with httpx.Client(base_url=staff.url + "/staff") as client:
         plain = client.post("/api/v1/session", json={"username": "maria", "password": STAFF_PASSWORD})
         assert all("Secure" not in c for c in plain.headers.get_list("set-cookie"))
         tls = client.post("/api/v1/session", json={"username": "maria", "password": STAFF_PASSWORD},
@@ -76,11 +76,11 @@ def test_an_untrusted_client_cannot_claim_https_or_staff(serve):
     settings, store, (_, staff) = serve()
     from appliance.ops import auth
     auth.create_user(store, "maria", STAFF_PASSWORD)
-    with httpx.Client(base_url=staff.url) as client:
+    with httpx.Client(base_url=staff.url + "/staff") as client:
         response = client.post("/api/v1/session", json={"username": "maria", "password": STAFF_PASSWORD},
                                headers={"X-Forwarded-Proto": "https"})
         assert all("Secure" not in c for c in response.headers.get_list("set-cookie"))
-        anonymous = httpx.get(staff.url + "/api/v1/orders", headers={"X-Forwarded-For": "127.0.0.1"})
+        anonymous = httpx.get(staff.url + "/staff/api/v1/orders", headers={"X-Forwarded-For": "127.0.0.1"})
         assert anonymous.status_code == 401                  # loopback is no login
 
 

@@ -13,7 +13,7 @@ DIAMRA = str(Path(sys.executable).parent / "diamra")
 
 def test_without_a_worker_the_appliance_is_unhealthy(customer, staff, staff_session):
     for client in (customer, staff):
-        response = client.get("/healthz")
+        response = client.get("http://testserver/healthz")
         assert response.status_code == 503 and response.json() == {"ok": False}   # no detail in public
     client, _ = staff_session
     detail = client.get("/api/v1/health")
@@ -27,7 +27,7 @@ def test_the_detail_needs_a_staff_login(staff):
 
 
 def test_with_a_worker_it_is_healthy_and_says_what_it_draws_with(customer, running_worker, settings, staff_session):
-    assert customer.get("/healthz").status_code == 200 and customer.get("/healthz").json() == {"ok": True}
+    assert customer.get("http://testserver/healthz").status_code == 200 and customer.get("http://testserver/healthz").json() == {"ok": True}
     client, _ = staff_session
     body = client.get("/api/v1/health").json()
     assert body["worker"]["generator"] == "sketch" and body["worker"]["heartbeat_age_s"] < 30
@@ -49,7 +49,7 @@ def test_public_health_is_rate_limited_and_takes_no_write_lock(settings, store, 
     real = store.write
     monkeypatch.setattr(store, "write", lambda *a, **k: writes.append(1) or real(*a, **k))
     with TestClient(app) as client:
-        codes = [client.get("/healthz").status_code for _ in range(8)]
+        codes = [client.get("http://testserver/healthz").status_code for _ in range(8)]
     assert codes[:5] == [503] * 5 and codes[-1] == 429                   # no worker here: not ok, but answered
     assert writes == []
 
@@ -68,7 +68,7 @@ def test_a_stale_backup_and_a_silent_worker_show_on_the_dashboard(staff_session,
         db.execute("UPDATE workers SET heartbeat_at = ?",
                    ((datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat(),))
     assert "has not reported for 10 min" in client.get("/").text
-    assert client.get("/healthz").status_code == 503
+    assert client.get("http://testserver/healthz").status_code == 503
 
 
 def test_status_says_it_in_words(settings, store, running_worker):

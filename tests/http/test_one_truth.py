@@ -148,10 +148,10 @@ def test_the_jeweler_sees_a_concept_drawn_from_another_revision_and_the_customer
     flags = " ".join(staff_view["disagreements"])
     assert "revision 1" in flags and "18k yellow gold" in flags and "18k white gold" in flags
     assert "shows 1 stone; the order lists 3" in flags
-    assert staff_view["inputs"]["reference"].startswith("/uploads/")
+    assert staff_view["inputs"]["reference"].startswith("/staff/uploads/")
     page = client.get(f"/orders/{order['number']}").text
     assert 'id="disagreements"' in page and "Their reference photo" in page
-    photo_file = client.get(staff_view["inputs"]["reference"])
+    photo_file = client.get("http://testserver" + staff_view["inputs"]["reference"])
     assert photo_file.status_code == 200 and photo_file.headers["content-type"] == "image/png"
     assert customer.get(staff_view["inputs"]["reference"]).status_code == 404     # not on the customer app
 

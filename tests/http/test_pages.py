@@ -107,8 +107,7 @@ def test_staff_login_page_flow_with_csrf(staff, jeweler):
 def test_staff_actions_from_the_page(customer, worker, staff, jeweler):
     design_id = start(customer, worker)
     customer.post(f"/d/{design_id}/order", data={"name": "Ana", "email": "ana@example.com", "spec_revision": "1"})
-    staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
-    csrf = staff.cookies["csrftoken"]
+    csrf = staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD}).json()["csrf_token"]
     page = staff.get("/orders/1001")
     assert "ana@example.com" in page.text and EXAMPLE in page.text and "Quote, cost and margin" in page.text
     denied = staff.post("/orders/1001/request-changes", data={"body": "thinner"}, headers=HX)

@@ -28,9 +28,9 @@ def admin(staff_session):
 
 
 def test_the_editor_needs_a_login(staff):
-    assert staff.get("/price-book", follow_redirects=False).headers["location"] == "/login"
+    assert staff.get("/price-book", follow_redirects=False).headers["location"] == "/staff/login"
     refused = staff.post("/price-book", data={"currency": "EUR"}, follow_redirects=False)
-    assert refused.status_code == 303 and refused.headers["location"] == "/login"
+    assert refused.status_code == 303 and refused.headers["location"] == "/staff/login"
 
 
 def test_the_editor_shows_every_figure_of_the_book(admin):
@@ -79,8 +79,8 @@ def test_saving_makes_a_new_version_that_new_quotes_use(admin, customer):
     form["labor.ring.plain"] = "360"
     form["rounding"] = "ninety_nine"
     saved = admin.post("/price-book", data=form, follow_redirects=False)
-    assert saved.status_code == 303 and saved.headers["location"] == "/price-book?saved=2"
-    assert "Saved as version 2" in admin.get(saved.headers["location"]).text
+    assert saved.status_code == 303 and saved.headers["location"] == "/staff/price-book?saved=2"
+    assert "Saved as version 2" in admin.get("http://testserver" + saved.headers["location"]).text
     after = customer.get(f"/api/v1/designs/{design['id']}").json()["quote"]
     assert after["price_book_version"] == 2 and after["total"].endswith(".99")
     assert float(after["total"]) > float(design["quote"]["total"])

@@ -1,7 +1,14 @@
 """The jeweler's half of the loop, and the staff app's access rules."""
 
-import pytest
+import dataclasses
+import email.message
+import http.cookiejar
+import urllib.request
 
+import pytest
+from fastapi.testclient import TestClient
+
+from appliance import cli
 from tests.conftest import STAFF_PASSWORD, wait_for_job
 
 
@@ -21,20 +28,71 @@ def test_everything_needs_a_login(staff):
     assert staff.get("/api/v1/orders/1001").status_code == 401
     assert staff.get("/api/v1/price-book").status_code == 401
     page = staff.get("/", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert page.status_code == 303 and page.headers["location"] == "/staff/login"
 
 
 def test_a_wrong_password_is_refused(staff, jeweler):
     response = staff.post("/api/v1/session", json={"username": jeweler, "password": "not the password"})
-    assert response.status_code == 401 and "diamra_session" not in response.cookies
+    assert response.status_code == 401 and "diamra_staff_session" not in response.cookies
 
 
-def test_session_cookies_are_httponly_and_samesite(staff, jeweler):
+def test_staff_cookies_stay_with_the_staff_app(staff, jeweler):
+    """Both staff cookies are HttpOnly, SameSite=strict, named diamra_staff_* and kept to
+    Path=/staff, which the customer app never serves: a browser holding them sends
+    nothing to the customer port on the same host name."""
     response = staff.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
-    cookies = response.headers.get_list("set-cookie")
-    session = next(c for c in cookies if c.startswith("diamra_session="))
-    assert "HttpOnly" in session and "SameSite=strict" in session
-    assert any(c.startswith("csrftoken=") for c in cookies)
+    cookies = {c.split("=", 1)[0]: c for c in response.headers.get_list("set-cookie")}
+    assert set(cookies) == {"diamra_staff_session", "diamra_staff_csrf"}
+    for header in cookies.values():
+        assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/staff" in header
+        assert "Secure" not in header
+    assert cookies["diamra_staff_csrf"].split(";")[0].split("=", 1)[1] == response.json()["csrf_token"]
+    jar = http.cookiejar.CookieJar()
+    jar.extract_cookies(_Answer(response.headers.get_list("set-cookie")),
+                        urllib.request.Request("http://shop.example:8081/staff/api/v1/session"))
+    for url in ("http://shop.example:8080/", "http://shop.example:8080/api/v1/designs",
+                "http://shop.example:8080/api/v1/orders/abc", "http://shop.example:8080/d/x"):
+        asked = urllib.request.Request(url)
+        jar.add_cookie_header(asked)
+        assert asked.get_header("Cookie") is None, url
+    asked = urllib.request.Request("http://shop.example:8081/staff/api/v1/orders")
+    jar.add_cookie_header(asked)
+    assert "diamra_staff_session=" in asked.get_header("Cookie")
+
+
+class _Answer:
+    """What http.cookiejar needs of a response: its Set-Cookie headers."""
+    def __init__(self, set_cookies):
+        self._headers = email.message.Message()
+        for value in set_cookies:
+            self._headers["Set-Cookie"] = value
+
+    def info(self):
+        return self._headers
+
+
+def test_over_https_staff_cookies_are_secure_prefixed(settings, store, jeweler):
+    settings = dataclasses.replace(settings, secure_cookies=True)
+    _, app = cli.build_apps(settings, store)
+    with TestClient(app, base_url="https://testserver/staff") as client:
+        response = client.post("/api/v1/session", json={"username": jeweler, "password": STAFF_PASSWORD})
+        names = [c.split("=", 1)[0] for c in response.headers.get_list("set-cookie")]
+        assert sorted(names) == ["__Secure-diamra_staff_csrf", "__Secure-diamra_staff_session"]
+        assert all("Secure" in c for c in response.headers.get_list("set-cookie"))
+        assert client.get("/api/v1/orders").status_code == 200
+        assert client.delete("/api/v1/session", headers={"X-CSRF-Token": response.json()["csrf_token"]}).status_code == 200
+        assert client.get("/api/v1/orders").status_code == 401
+
+
+def test_addresses_outside_staff_are_sent_under_it(staff, jeweler):
+    root = staff.get("http://testserver/", follow_redirects=False)
+    assert root.status_code == 308 and root.headers["location"] == "/staff/"
+    old = staff.post("http://testserver/api/v1/session?x=1", json={}, follow_redirects=False)
+    assert old.status_code == 308 and old.headers["location"] == "/staff/api/v1/session?x=1"
+    logged_in = staff.post("http://testserver/api/v1/session",
+                           json={"username": jeweler, "password": STAFF_PASSWORD})
+    assert logged_in.status_code == 200 and logged_in.url.path == "/staff/api/v1/session"
+    assert staff.get("http://testserver/staff/nothing-here").status_code == 404
 
 
 def test_writes_need_the_csrf_token(staff_session, order):
@@ -46,9 +104,9 @@ def test_writes_need_the_csrf_token(staff_session, order):
 
 def test_logout_revokes_the_session_on_the_server(staff_session):
     client, headers = staff_session
-    stolen = client.cookies["diamra_session"]
+    stolen = client.cookies["diamra_staff_session"]
     assert client.delete("/api/v1/session", headers=headers).status_code == 200
-    client.cookies.set("diamra_session", stolen)
+    client.cookies.set("diamra_staff_session", stolen, path="/staff")
     assert client.get("/api/v1/orders").status_code == 401
 
 
@@ -117,7 +175,7 @@ def test_the_openapi_document_lists_the_staff_contract(staff):
     for path in ("/api/v1/session", "/api/v1/orders", "/api/v1/orders/{number}", "/api/v1/orders/{number}/accept",
                  "/api/v1/orders/{number}/request-changes", "/api/v1/orders/{number}/decline",
                  "/api/v1/orders/{number}/messages", "/api/v1/orders/{number}/status", "/api/v1/price-book"):
-        assert path in paths, path
+        assert "/staff" + path in paths, path
 
 
 def test_a_login_flood_for_one_account_gets_429_within_ten_failures(staff, jeweler, caplog):

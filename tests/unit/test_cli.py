@@ -60,7 +60,7 @@ def test_serve_starts_both_apps_and_the_worker_and_prints_the_urls(tmp_path):
         job = httpx.post(f"{base}/api/v1/designs/{design['id']}/renders", json={"count": 1}).json()["job"]
         status = wait_for_job_over_http(base, job["id"])
         assert status["status"] == "done"                    # the embedded worker drew it
-        assert httpx.get(f"http://127.0.0.1:{staff_port}/login").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{staff_port}/staff/login").status_code == 200
         assert (tmp_path / "diamra.db").exists() and (tmp_path / "diamra.db-wal").exists()
     finally:
         process.terminate()
