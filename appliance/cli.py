@@ -21,7 +21,7 @@ from appliance.errors import Conflict, Invalid
 from appliance.ops import auth
 from appliance.storage.migrations import migrate
 from appliance.storage.store import Store
-from appliance.studio import price_books
+from appliance.studio import price_books, retention
 
 log = logging.getLogger("diamra")
 
@@ -45,7 +45,7 @@ def build_worker(settings: Settings, store: Store):
     generator, reason = create(settings.generator, settings)
     return Worker(store, generator, settings.images_dir, new_request=GenerationRequest, generator_reason=reason,
                   max_attempts=settings.max_job_attempts, image_size=settings.image_size,
-                  uploads_dir=settings.uploads_dir)
+                  uploads_dir=settings.uploads_dir, retention=retention.Policy.from_settings(settings))
 
 
 def build_apps(settings: Settings, store: Store):
@@ -202,6 +202,19 @@ def cmd_backup(args) -> int:
     return 0
 
 
+def cmd_prune(args) -> int:
+    settings = _settings(args)
+    store = open_appliance(settings)
+    policy = retention.Policy.from_settings(settings)
+    pruned = retention.prune(store, settings.images_dir, settings.uploads_dir, policy)
+    kept = (f"unordered designs are kept {policy.keep_unordered_days} days after their last change"
+            if policy.keep_unordered_days else "unordered designs are kept forever (keep_unordered_days = 0)")
+    print(f"{pruned.summary()[0].upper()}{pruned.summary()[1:]}.")
+    print(f"  {kept}; ordered designs are never removed.")
+    store.close()
+    return 0
+
+
 def cmd_restore(args) -> int:
     from appliance.ops.backups import BackupError, restore_backup
     settings = _settings(args)
@@ -319,6 +332,8 @@ def parser() -> argparse.ArgumentParser:
     backup.add_argument("file", nargs="?", help="archive path (default: <data>/backups/diamra-backup-<time>.tar.gz)")
     backup.add_argument("--keep", type=int, default=7, help="how many archives to keep in <data>/backups")
     backup.set_defaults(func=cmd_backup)
+    sub.add_parser("prune", help="remove unordered designs, ended rounds' previews and stray files past the "
+                                 "retention settings (the worker does this hourly)").set_defaults(func=cmd_prune)
     restore = sub.add_parser("restore", help="restore an archive into a stopped or new data folder")
     restore.add_argument("file")
     restore.set_defaults(func=cmd_restore)

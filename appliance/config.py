@@ -46,6 +46,11 @@ class Settings:
     trusted_proxies: str = ""
     # Changes (posts) one client address may make a minute on the customer app.
     rate_limit_per_minute: int = 120
+    # Days a design nobody ordered is kept after its last change (0 keeps them forever);
+    # anything an order refers to is kept for good.
+    keep_unordered_days: int = 30
+    # Days a failed or cancelled round is kept (it drew nothing anyone can order).
+    keep_failed_jobs_days: int = 7
     extra: dict = field(default_factory=dict)
 
     @property
@@ -133,6 +138,10 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
         port = getattr(settings, port_name)
         if not 0 <= port <= 65535:
             raise SettingsError(f"{port_name} must be a TCP port (0-65535), not {port}")
+    for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
+        if getattr(settings, days_name) < 0:
+            raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
+                                f"not {getattr(settings, days_name)}")
     return settings
 
 

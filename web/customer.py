@@ -10,7 +10,7 @@ import hashlib
 import re
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid, NotFound
@@ -19,7 +19,7 @@ from appliance.jewelry.specs import Spec
 from appliance.reader.facts import SOURCES
 from appliance.studio import designs, jobs, orders, price_books, rounds, uploads
 from web import materials
-from web.responses import is_htmx, render, store_of
+from web.responses import is_htmx, picture, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -296,17 +296,16 @@ async def start_from_photo(request: Request, design_id: str):
 def job_preview(request: Request, job_id: str):
     """The running job's latest cheap preview (from the latents, no VAE decode)."""
     job = jobs.get_job(store_of(request), job_id)
-    if not job.preview_path:
-        raise NotFound("No preview yet.")
-    return FileResponse(request.app.state.settings.images_dir / job.preview_path, media_type="image/jpeg",
-                        headers={"Cache-Control": "no-store"})
+    if not job.preview_path or not job.open:
+        raise NotFound("No preview: the round has not drawn one yet, or it has ended.")
+    return picture(request.app.state.settings.images_dir / job.preview_path, "image/jpeg", "no-store")
 
 
 @pages.get("/images/{image_id}.png")
 def image_file(request: Request, image_id: str):
     image = designs.get_image(store_of(request), image_id)
-    return FileResponse(request.app.state.settings.images_dir / image.path, media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    return picture(request.app.state.settings.images_dir / image.path, "image/png",
+                   "private, max-age=31536000, immutable")
 
 
 # ---------------------------------------------------------------- JSON API

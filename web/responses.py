@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance.errors import Conflict, Invalid, NotFound
@@ -28,6 +28,13 @@ def render(request: Request, template: str, context: dict, status_code: int = 20
     context.setdefault("store_name", request.app.state.settings.store_name)
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
                                                         headers=headers)
+
+
+def picture(path, media_type: str, cache_control: str) -> FileResponse:
+    """A stored picture; 404 when its file is gone (pruned, or lost from the disk)."""
+    if not path.is_file():
+        raise NotFound("That picture is no longer kept.")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache_control})
 
 
 def store_of(request: Request) -> Store:

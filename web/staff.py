@@ -9,7 +9,7 @@ import math
 import secrets
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
@@ -17,7 +17,7 @@ from appliance.jewelry.specs import Spec
 from appliance.ops import auth, health
 from appliance.reader.facts import current_facts
 from appliance.studio import designs, jobs, orders, price_books, uploads
-from web.responses import is_htmx, render, store_of
+from web.responses import is_htmx, picture, render, store_of
 
 log = logging.getLogger(__name__)
 
@@ -231,15 +231,13 @@ def _apply_action(store, number: int, action: str, text: str, status: str, user:
 def upload_file(request: Request, upload_id: str, user: dict = Depends(staff_user)):
     """A customer's reference photo or painted mask, for the order page."""
     upload = uploads.get_upload(store_of(request), upload_id)
-    return FileResponse(request.app.state.settings.uploads_dir / upload.path, media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=86400"})
+    return picture(request.app.state.settings.uploads_dir / upload.path, "image/png", "private, max-age=86400")
 
 
 @pages.get("/images/{image_id}.png")
 def image_file(request: Request, image_id: str, user: dict = Depends(staff_user)):
     image = designs.get_image(store_of(request), image_id)
-    return FileResponse(request.app.state.settings.images_dir / image.path, media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=86400"})
+    return picture(request.app.state.settings.images_dir / image.path, "image/png", "private, max-age=86400")
 
 
 # ---------------------------------------------------------------- JSON API

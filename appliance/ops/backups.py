@@ -79,8 +79,10 @@ def create_backup(settings: Settings, target: Path | None = None, keep: int = 7)
         for folder in FOLDERS:
             root = data / folder
             if root.exists():
+                # A running round's preview only served the wait: never worth restoring.
                 members += [(str(p.relative_to(data)), p) for p in sorted(root.rglob("*"))
-                            if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")]
+                            if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")
+                            and p.relative_to(root).parts[0] != "previews"]
         installed = Path(os.environ.get("DIAMRA_CONFIG", "") or "/nonexistent")
         for settings_file in (data / SETTINGS_FILE, installed):
             if settings_file.is_file():      # the data folder's, else the installed /etc one

@@ -157,10 +157,12 @@ WHERE id = :id AND status = 'queued'
 JOB_PROGRESS = "UPDATE jobs SET progress = :progress, heartbeat_at = :now WHERE id = :id AND status = 'running'"
 FINISH_JOB = """
 UPDATE jobs SET status = :status, progress = CASE WHEN :status = 'done' THEN 1 ELSE progress END,
-       error = :error, generator = :generator, finished_at = :now
+       error = :error, generator = :generator, finished_at = :now, preview_path = NULL
 WHERE id = :id AND status = 'running'
 """
-CANCEL_QUEUED_JOB = "UPDATE jobs SET status = 'cancelled', finished_at = :now WHERE id = :id AND status = 'queued'"
+CANCEL_QUEUED_JOB = """
+UPDATE jobs SET status = 'cancelled', finished_at = :now, preview_path = NULL WHERE id = :id AND status = 'queued'
+"""
 REQUEST_CANCEL = "UPDATE jobs SET cancel_requested = 1 WHERE id = :id AND status = 'running'"
 JOB_CANCEL_REQUESTED = "SELECT cancel_requested FROM jobs WHERE id = :id"
 JOBS_LEFT_RUNNING = "SELECT * FROM jobs WHERE status = 'running'"
@@ -177,6 +179,35 @@ SELECT j.id, j.design_id, j.created_at,
 FROM jobs AS j WHERE j.status = 'queued'
 """
 QUEUE_LENGTH = "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
+
+# ---------------------------------------------------------------- retention
+
+# A design nobody ordered, untouched (no spec change, no round) since the cutoff, with
+# nothing queued or running. Anything an order refers to is never a candidate.
+STALE_UNORDERED_DESIGNS = """
+SELECT d.id FROM designs AS d
+WHERE d.updated_at < :cutoff
+  AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.design_id = d.id)
+  AND NOT EXISTS (SELECT 1 FROM order_versions AS v JOIN images AS i ON i.id = v.image_id
+                  WHERE i.design_id = d.id)
+  AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.design_id = d.id
+                  AND (j.status IN ('queued', 'running') OR j.created_at >= :cutoff))
+ORDER BY d.updated_at LIMIT :limit
+"""
+IMAGE_PATHS_OF_DESIGN = "SELECT path FROM images WHERE design_id = :design_id"
+UPLOAD_PATHS_OF_DESIGN = "SELECT path FROM uploads WHERE design_id = :design_id"
+# Deleting the design takes its jobs, images and uploads with it (ON DELETE CASCADE).
+DELETE_DESIGN = "DELETE FROM designs WHERE id = :id"
+# Failed and cancelled rounds drew nothing anyone can order; after the cutoff they go.
+DELETE_OLD_EMPTY_JOBS = """
+DELETE FROM jobs WHERE status IN ('failed', 'cancelled') AND finished_at < :cutoff
+  AND NOT EXISTS (SELECT 1 FROM images AS i WHERE i.job_id = jobs.id)
+"""
+ENDED_JOB_PREVIEWS = "SELECT id, preview_path FROM jobs WHERE preview_path IS NOT NULL AND status != 'running'"
+CLEAR_JOB_PREVIEW = "UPDATE jobs SET preview_path = NULL WHERE id = :id AND status != 'running'"
+RUNNING_JOB_PREVIEWS = "SELECT preview_path FROM jobs WHERE preview_path IS NOT NULL AND status = 'running'"
+ALL_IMAGE_PATHS = "SELECT path FROM images"
+ALL_UPLOAD_PATHS = "SELECT path FROM uploads"
 
 UPSERT_WORKER = """
 INSERT INTO workers (id, generator, reason, started_at, heartbeat_at)

@@ -21,6 +21,7 @@ from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 from appliance.studio import designs, jobs, uploads
+from appliance.studio import retention as retention_rules
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class WorkerFatal(RuntimeError):
 class Worker:
     def __init__(self, store: Store, generator, images_dir: Path, *, new_request, generator_reason: str = "",
                  max_attempts: int = 2, image_size: int = 0, poll_seconds: float = 0.25,
-                 uploads_dir: Path | None = None):
+                 uploads_dir: Path | None = None, retention: retention_rules.Policy | None = None,
+                 prune_every_seconds: float = 3600):
         self.store = store
         self.generator = generator
         self.images_dir = Path(images_dir)
@@ -61,6 +63,10 @@ class Worker:
         self.id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The data folder's housekeeping runs here, between rounds, when the queue is empty.
+        self.retention = retention
+        self.prune_every_seconds = prune_every_seconds
+        self._last_prune = float("-inf")
 
     def start_up(self) -> None:
         """Clean up after a crash, announce this worker, then load the generator."""
@@ -77,9 +83,24 @@ class Worker:
         job = jobs.claim_next(self.store, self.id)
         if job is None:
             self.heartbeat()
+            self.housekeeping()
             return False
-        self._run(job)
+        try:
+            self._run(job)
+        finally:
+            # The preview only served the wait; the round has ended (or must be redrawn).
+            retention_rules.drop_preview(self.store, self.images_dir, job.id)
         return True
+
+    def housekeeping(self) -> None:
+        """Prune under the store's retention settings, at most every `prune_every_seconds`."""
+        if self.retention is None or time.monotonic() - self._last_prune < self.prune_every_seconds:
+            return
+        self._last_prune = time.monotonic()
+        try:
+            retention_rules.prune(self.store, self.images_dir, self.uploads_dir, self.retention)
+        except Exception:  # housekeeping must never stop the shop's worker
+            log.exception("retention sweep failed; trying again in an hour")
 
     def heartbeat(self, every_seconds: float = 10.0) -> None:
         """Tell the appliance this worker is alive (at most every few seconds when idle);

@@ -52,6 +52,13 @@ def png(image: Image.Image) -> bytes:
 def test_a_round_goes_through_the_queue_to_stored_images(running):
     client, worker, store = running
     assert worker.generator.name == "sdxl"
+    previews_seen, write_progress = [], worker._progress
+
+    def watched(job, fraction, preview):      # the real writer, noting each preview it gets
+        if preview is not None:
+            previews_seen.append(f"preview at {fraction:.2f}")
+        write_progress(job, fraction, preview)
+    worker._progress = watched
     design = client.post("/api/v1/designs", json={"description": DESCRIPTION}).json()
     job = client.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 2}).json()["job"]
     done = wait_for_job(client, job["id"], timeout=120)
@@ -59,7 +66,10 @@ def test_a_round_goes_through_the_queue_to_stored_images(running):
     image = Image.open(io.BytesIO(client.get(done["images"][0]["url"]).content))
     assert image.size == (64, 64)
     row = jobs.get_job(store, job["id"])
-    assert row.generator == "sdxl" and row.preview_path == f"previews/{job['id']}.jpg"
+    # The real pipeline drew previews while it ran; the round's end dropped them.
+    assert row.generator == "sdxl" and row.preview_path is None
+    assert not (worker.images_dir / "previews" / f"{job['id']}.jpg").exists()
+    assert any("preview" in line for line in previews_seen), previews_seen
     labels = [i["label"] for i in client.get(f"/api/v1/designs/{design['id']}").json()["images"]]
     assert all(label.startswith("SDXL concept (txt2img), seed ") for label in labels)
 
