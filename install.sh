@@ -56,12 +56,13 @@ as_root() {
 install_browser() {
   # Browser tests drive Debian's chromium through Playwright (Playwright's own browser
   # download is not used). Fonts give the sketches and pages real type.
-  # cage is only here so the tests can verify the kiosk unit against the real binaries.
+  # cage is only here so the tests can verify the kiosk unit against the real binaries;
+  # wrk is the load generator bench/live_price.py uses.
   if ! command -v chromium >/dev/null || ! command -v cage >/dev/null || ! command -v systemd-analyze >/dev/null \
-      || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
-    say "installing chromium, cage, systemd tools and fonts (apt-get)"
+      || ! command -v wrk >/dev/null || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    say "installing chromium, cage, systemd tools, wrk and fonts (apt-get)"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium cage systemd fonts-dejavu-core >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium cage systemd wrk fonts-dejavu-core >/dev/null
   fi
 }
 

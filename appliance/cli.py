@@ -78,6 +78,7 @@ def cmd_serve(args) -> int:
     import uvicorn
     settings = _settings(args)
     store = open_appliance(settings)
+    store.checkpoint_in_background()
     worker = None
     if settings.worker == "embedded":
         worker = build_worker(settings, store)

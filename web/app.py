@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import Headers, MutableHeaders
 
 from appliance.config import Settings
 from appliance.ops import auth
@@ -70,6 +71,68 @@ UPLOAD_BODY_BYTES = 11 * 1024 * 1024
 # Design, job, image and order ids are capabilities: a log shows only their first six
 # characters (any path segment of 16 or more URL-safe characters is one).
 _CAPABILITY = re.compile(r"/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{10,}")
+
+
+class Guard:
+    """Every request, as plain ASGI (no per-request task or stream wrapping, which
+    Starlette's BaseHTTPMiddleware would add to the live price's every update): who is
+    asking behind the store's proxy, the rate limit, the declared size, the security
+    headers, and one access log line."""
+
+    def __init__(self, app, settings: Settings, limit_writes: bool, limit_paths: tuple[str, ...]):
+        self.app = app
+        self.settings = settings
+        self.limit_writes = limit_writes
+        self.limit_paths = limit_paths
+        self.proxies = clients.parse_networks(settings.trusted_proxies)
+        self.limiter = clients.RateLimiter(settings.rate_limit_per_minute)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        peer = scope["client"][0] if scope.get("client") else "unknown"
+        client_ip, scheme = clients.client_of(peer, scope["scheme"], Headers(scope=scope), self.proxies)
+        scope.setdefault("state", {}).update(client_ip=client_ip, scheme=scheme)
+        method, path = scope["method"], scope["path"]
+        limited = (self.limit_writes and method not in ("GET", "HEAD", "OPTIONS")) or \
+            (method == "POST" and path in self.limit_paths) or path == "/healthz"
+        if limited and not self.limiter.allow(client_ip):
+            access_log.warning("%s %s %s 429 rate limited", client_ip, method, _CAPABILITY.sub(r"/\1…", path))
+            answer = JSONResponse({"detail": "Too many requests from your connection; please wait a minute."},
+                                  status_code=429, headers={"Retry-After": "60"})
+            return await answer(scope, receive, send)
+        length = Headers(scope=scope).get("content-length")
+        limit = UPLOAD_BODY_BYTES if path.endswith(UPLOAD_PATHS) else self.settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
+            answer = JSONResponse({"detail": f"Request too large (limit {limit} bytes)."}, status_code=413)
+            return await answer(scope, receive, send)
+        static = path.startswith("/static/")
+        status = 500
+
+        async def send_with_headers(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                # Order and design URLs are capabilities: never leak them in a Referer.
+                headers["Referrer-Policy"] = "no-referrer"
+                if scheme == "https":
+                    # Reached over HTTPS (directly or through the store's trusted proxy): stay there.
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+                if not static and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if not static:
+                # One line per request, with the client as the proxy reported it (never a
+                # customer's private link in full).
+                access_log.info("%s %s %s %s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), status)
 
 
 class BodyLimit:
@@ -133,41 +196,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
     app.state.store = store
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    proxies = clients.parse_networks(settings.trusted_proxies)
-    limiter = clients.RateLimiter(settings.rate_limit_per_minute)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        peer = request.client.host if request.client else "unknown"
-        request.state.client_ip, request.state.scheme = clients.client_of(peer, request.url.scheme, request.headers,
-                                                                           proxies)
-        limited = (limit_writes and request.method not in ("GET", "HEAD", "OPTIONS")) or \
-            (request.method == "POST" and request.url.path in limit_paths) or request.url.path == "/healthz"
-        if limited and not limiter.allow(request.state.client_ip):
-            access_log.warning("%s %s %s 429 rate limited", request.state.client_ip, request.method,
-                               _CAPABILITY.sub(r"/\1…", request.url.path))
-            return JSONResponse({"detail": "Too many requests from your connection; please wait a minute."},
-                                status_code=429, headers={"Retry-After": "60"})
-        length = request.headers.get("content-length")
-        limit = UPLOAD_BODY_BYTES if request.url.path.endswith(UPLOAD_PATHS) else settings.max_body_bytes
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"Request too large (limit {limit} bytes)."}, status_code=413)
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        # Order and design URLs are capabilities: never leak them in a Referer.
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if request.state.scheme == "https":
-            # Reached over HTTPS (directly or through the store's trusted proxy): stay there.
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-            # One line per request, with the client as the proxy reported it (never a
-            # customer's private link in full).
-            access_log.info("%s %s %s %s", request.state.client_ip, request.method,
-                            _CAPABILITY.sub(r"/\1…", request.url.path), response.status_code)
-        return response
+    app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths)
 
     @app.get("/healthz", tags=["health"])
     def healthz():
@@ -187,8 +216,9 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
     app = _base_app(settings, store, "Diamra customer API",
                     "Design a piece, see concepts, get a quote and place an order.", limit_writes=True)
-    app.include_router(customer.pages)
+    # The API first: the live price's every update is matched against fewer routes.
     app.include_router(customer.api)
+    app.include_router(customer.pages)
     return app
 
 

@@ -10,7 +10,7 @@ import hashlib
 import re
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid, NotFound
@@ -378,12 +378,14 @@ def api_get_design(request: Request, design_id: str):
 
 
 @api.put("/designs/{design_id}/spec")
-def api_put_spec(request: Request, design_id: str, spec: Spec):
+async def api_put_spec(request: Request, design_id: str, spec: Spec):
     """Replace the spec (the materials panel); returns it with the new quote."""
     store = store_of(request)
     design = designs.update_spec(store, design_id, spec)
-    return {"spec": design.spec.model_dump(), "spec_revision": design.spec_revision,
-            "quote": price_books.quote_spec(store, design.spec).public()}
+    # Plain JSON already (strings and numbers): answered as it is, not walked again by
+    # FastAPI's encoder, which cost more than the pricing itself.
+    return JSONResponse({"spec": design.spec.model_dump(mode="json"), "spec_revision": design.spec_revision,
+                         "quote": price_books.quote_spec(store, design.spec).public()})
 
 
 @api.post("/designs/{design_id}/renders", status_code=202)

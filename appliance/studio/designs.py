@@ -6,6 +6,7 @@ unguessable id, which is the customer's capability to see and change it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -123,6 +124,10 @@ def get_design(store: Store, design_id: str) -> Design:
     row = store.query_one(q.GET_DESIGN, {"id": design_id})
     if row is None:
         raise NotFound("No design with that id.")
+    return _design(row)
+
+
+def _design(row: dict) -> Design:
     return Design(
         id=row["id"], description=row["description"], piece_type=row["piece_type"],
         spec=Spec.model_validate_json(row["spec_json"]), notes=json.loads(row["notes_json"]),
@@ -139,8 +144,9 @@ def update_spec(store: Store, design_id: str, spec: Spec) -> Design:
     if spec == design.spec:
         return design
     with store.write() as db:
-        db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": now()})
-    return get_design(store, design_id)
+        row = db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(),
+                                                "now": now()}).fetchall()[0]
+    return dataclasses.replace(design, spec=spec, spec_revision=row[0])
 
 
 def select_image(store: Store, design_id: str, image_id: str) -> Design:

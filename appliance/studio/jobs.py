@@ -103,7 +103,7 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             raise Conflict("This design already has a round being drawn; wait for it or cancel it first.")
         stamp = now()
         if spec is not None and spec != design.spec:
-            db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": stamp})
+            db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(), "now": stamp}).fetchall()
         db.execute(q.CLEAR_DESIGN_SELECTION, {"id": design_id, "now": stamp})
         db.execute(q.INSERT_JOB, {
             "id": job_id, "design_id": design_id, "instruction": instruction,
