@@ -68,6 +68,8 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
     """
     design = get_design(store, design_id)
     instruction = (instruction or "").strip() or None
+    # An empty id is no id (a form or client that sends "" for "none").
+    parent_image_id, reference_id, mask_id = parent_image_id or None, reference_id or None, mask_id or None
     if instruction and len(instruction) > MAX_INSTRUCTION:
         raise Invalid("instruction", f"Please keep the instruction under {MAX_INSTRUCTION} characters.")
     if not 1 <= count <= MAX_IMAGES_PER_ROUND:

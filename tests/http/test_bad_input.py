@@ -64,3 +64,11 @@ def test_price_book_saves_of_a_wrong_shape_name_the_field(staff_session):
     for name in ("currency.x", "metals.14k_yellow.price_per_gram.x", "rounding.a.b"):
         response = client.post("/price-book", data={**form, name: "1"})
         assert response.status_code == 422 and name in response.text, name
+
+
+def test_empty_ids_in_a_render_request_mean_none(customer, design):
+    """Found by the fuzz: "" for parent_image_id or reference_id reached the database as
+    an id and failed its foreign key (500)."""
+    for body in ({"parent_image_id": ""}, {"reference_id": ""}, {"mask_id": "", "parent_image_id": ""}):
+        response = customer.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 1, **body})
+        assert response.status_code in (202, 409), response.text
