@@ -48,10 +48,20 @@ def build_worker(settings: Settings, store: Store):
                   uploads_dir=settings.uploads_dir, retention=retention.Policy.from_settings(settings))
 
 
-def build_apps(settings: Settings, store: Store):
-    """(customer app, staff app) sharing one store."""
+def build_apps(settings: Settings, store: Store, mail_sender=None):
+    """(customer app, staff app) sharing one store (and the mail sender, when mail is on)."""
     from web.app import create_customer_app, create_staff_app
-    return create_customer_app(settings, store), create_staff_app(settings, store)
+    apps = create_customer_app(settings, store), create_staff_app(settings, store)
+    for app in apps:
+        app.state.mail_sender = mail_sender
+    return apps
+
+
+def build_mail_sender(settings: Settings, store: Store):
+    """The outbox's sender, or None when the store has no SMTP server."""
+    from appliance.ops.mail import MailSender, SmtpSettings
+    smtp = SmtpSettings.from_settings(settings)
+    return MailSender(store, smtp) if smtp else None
 
 
 def server_config(app, host: str, port: int, log_level: str = "info"):
@@ -83,7 +93,10 @@ def cmd_serve(args) -> int:
     if settings.worker == "embedded":
         worker = build_worker(settings, store)
         worker.start_thread()
-    customer, staff = build_apps(settings, store)
+    mail_sender = build_mail_sender(settings, store)
+    if mail_sender:
+        mail_sender.start()
+    customer, staff = build_apps(settings, store, mail_sender)
     servers = [uvicorn.Server(server_config(customer, settings.host, settings.customer_port)),
                uvicorn.Server(server_config(staff, settings.host, settings.staff_port))]
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
@@ -99,6 +112,8 @@ def cmd_serve(args) -> int:
     finally:
         if worker:
             worker.stop()
+        if mail_sender:
+            mail_sender.stop()
         store.close()
     return 0
 
@@ -247,6 +262,9 @@ def cmd_status(args) -> int:
     print(f"  disk free: {facts['disk_free_bytes'] / 2**30:.1f} GB")
     last = facts["last_backup"]
     print(f"  last good backup: {last['at']} ({last['path']})" if last else "  last good backup: none yet")
+    mail_facts = facts["mail"]
+    print("  e-mail: off (no smtp_host)" if not mail_facts["on"] else
+          f"  e-mail: on, {mail_facts['retrying']} being retried, {mail_facts['failed']} given up")
     for line in result.problems:
         print(f"PROBLEM: {line}")
     for line in result.warnings:

@@ -51,6 +51,17 @@ class Settings:
     keep_unordered_days: int = 30
     # Days a failed or cancelled round is kept (it drew nothing anyone can order).
     keep_failed_jobs_days: int = 7
+    # E-mail: off until smtp_host is set. The password is read from its own file.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: str = ""
+    mail_from: str = ""
+    # Where new-order alerts and customer messages go.
+    store_email: str = ""
+    # The customer site's address, for the private links in mails (https://design.example.com).
+    public_url: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -138,11 +149,33 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
         port = getattr(settings, port_name)
         if not 0 <= port <= 65535:
             raise SettingsError(f"{port_name} must be a TCP port (0-65535), not {port}")
+    _check_mail(settings)
     for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
         if getattr(settings, days_name) < 0:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
                                 f"not {getattr(settings, days_name)}")
     return settings
+
+
+SMTP_SECURITY_CHOICES = ("starttls", "tls", "none")
+
+
+def _check_mail(settings: Settings) -> None:
+    if settings.smtp_security not in SMTP_SECURITY_CHOICES:
+        raise SettingsError(f"smtp_security must be one of {', '.join(SMTP_SECURITY_CHOICES)}, "
+                            f"not {settings.smtp_security!r}")
+    if not 0 < settings.smtp_port <= 65535:
+        raise SettingsError(f"smtp_port must be a TCP port (1-65535), not {settings.smtp_port}")
+    if not settings.smtp_host:
+        return
+    if "@" not in settings.mail_from:
+        raise SettingsError("mail_from must be the address mails are sent from (shop@example.com) when "
+                            "smtp_host is set")
+    if not settings.public_url.startswith(("https://", "http://")):
+        raise SettingsError("public_url must be the customer site's address (https://...) when smtp_host is set: "
+                            "mails link to it")
+    if settings.smtp_user and not settings.smtp_password_file:
+        raise SettingsError("smtp_password_file must name the file holding the SMTP password when smtp_user is set")
 
 
 def _coerce(name: str, value, type_name: str):

@@ -17,7 +17,9 @@ from starlette.datastructures import Headers, MutableHeaders
 
 from appliance.config import Settings
 from appliance.ops import auth
+from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
+from appliance.studio.notices import Notices
 from web import clients, customer, materials, price_book, staff
 from web.responses import install_error_handlers
 
@@ -107,12 +109,17 @@ class Guard:
             answer = JSONResponse({"detail": f"Request too large (limit {limit} bytes)."}, status_code=413)
             return await answer(scope, receive, send)
         static = path.startswith("/static/")
-        status = 500
+        logged = static
+
+        def log_line(status: int) -> None:
+            # One line per request, with the client as the proxy reported it (never a
+            # customer's private link in full), written before the answer leaves.
+            nonlocal logged
+            logged = True
+            access_log.info("%s %s %s %s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), status)
 
         async def send_with_headers(message):
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["Content-Security-Policy"] = CSP
                 headers["X-Content-Type-Options"] = "nosniff"
@@ -124,15 +131,15 @@ class Guard:
                     headers["Strict-Transport-Security"] = "max-age=31536000"
                 if not static and "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
+                if not logged:
+                    log_line(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if not static:
-                # One line per request, with the client as the proxy reported it (never a
-                # customer's private link in full).
-                access_log.info("%s %s %s %s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), status)
+            if not logged:
+                log_line(500)             # no answer went out: the error handler's 500
 
 
 class BodyLimit:
@@ -194,6 +201,8 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
                   openapi_url=openapi_url)
     app.state.settings = settings
     app.state.store = store
+    app.state.notices = Notices.from_settings(settings)
+    app.state.mail_sender = None          # set by build_apps when the store sends mail
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths)
@@ -216,6 +225,8 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
     app = _base_app(settings, store, "Diamra customer API",
                     "Design a piece, see concepts, get a quote and place an order.", limit_writes=True)
+    # "Find my order": a few asks an hour per connection and per address.
+    app.state.find_limits = {"client": clients.RateLimiter.per_hour(10), "address": clients.RateLimiter.per_hour(3)}
     # The API first: the live price's every update is matched against fewer routes.
     app.include_router(customer.api)
     app.include_router(customer.pages)
@@ -228,6 +239,7 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
                     limit_writes=False, limit_paths=(f"{staff.PREFIX}/login", f"{staff.api.prefix}/session"),
                     openapi_url=f"{staff.PREFIX}/openapi.json")
     app.state.login_throttle = auth.LoginThrottle()
+    app.state.smtp = SmtpSettings.from_settings(settings)
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(staff.api)

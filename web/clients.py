@@ -50,11 +50,18 @@ def client_of(peer: str, scheme: str, headers, networks: list) -> tuple[str, str
 class RateLimiter:
     """A token bucket per key: `per_minute` requests a minute, bursts up to the same."""
 
-    def __init__(self, per_minute: int):
+    def __init__(self, per_minute: float, burst: float | None = None):
         self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
+        self.capacity = float(burst if burst is not None else per_minute)
+        # A bucket idle this long is full again, so forgetting it changes nothing.
+        self._refill_seconds = max(300.0, self.capacity / self.rate)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def per_hour(cls, per_hour: int) -> "RateLimiter":
+        """`per_hour` requests an hour, bursts up to the same."""
+        return cls(per_hour / 60.0, burst=per_hour)
 
     def allow(self, key: str) -> bool:
         """Take one token for `key`; False when its bucket is empty."""
@@ -65,5 +72,5 @@ class RateLimiter:
             allowed = tokens >= 1
             self._buckets[key] = (tokens - 1 if allowed else tokens, moment)
             if len(self._buckets) > 10_000:       # forget idle clients
-                self._buckets = {k: v for k, v in self._buckets.items() if moment - v[1] < 300}
+                self._buckets = {k: v for k, v in self._buckets.items() if moment - v[1] < self._refill_seconds}
             return allowed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,7 @@ from appliance.jewelry.specs import Spec
 from appliance.reader.facts import SOURCES
 from appliance.studio import designs, jobs, orders, price_books, rounds, uploads
 from web import materials
-from web.responses import is_htmx, picture, render, store_of
+from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -77,6 +77,48 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
 def studio(request: Request):
     return render(request, "customer/studio.html", {"description": "", "piece_type": "", "error": None,
                                                      "pieces": catalog.PIECE_TYPES})
+
+
+class TooMany(Exception):
+    """Asked too often; the message says how long to wait."""
+
+
+FIND_ANSWER = ("If there are orders placed with that address, a mail with their private links is on its way "
+               "to it. It can take a few minutes; check your spam folder too.")
+FIND_MAIL_OFF = ("This store does not send e-mail, so we cannot send your links. Please contact the store: they "
+                 "can find your order by your name or e-mail address.")
+
+
+def _find_orders(request: Request, email: str) -> str:
+    """Queue the links of this address's orders; the answer is the same whether or not it
+    has any (no one learns from it who ordered). Limited per connection and per address."""
+    limits = request.app.state.find_limits
+    address = orders.check_email(email)
+    if not (limits["client"].allow(request.state.client_ip) and limits["address"].allow(address.lower())):
+        raise TooMany("You asked for your links several times already; please wait an hour, or contact the store.")
+    mail_on = orders.send_order_links(store_of(request), address, notices_of(request))
+    mail_queued(request)
+    return FIND_ANSWER if mail_on else FIND_MAIL_OFF
+
+
+@pages.get("/find")
+def find_page(request: Request):
+    return render(request, "customer/find.html", {"email": "", "error": None, "answer": None})
+
+
+@pages.post("/find")
+async def find_orders_page(request: Request):
+    form = await request.form()
+    email = str(form.get("email", ""))[:300]
+    try:
+        answer = _find_orders(request, email)
+    except Invalid as exc:
+        return render(request, "customer/find.html", {"email": email, "error": exc.message, "answer": None},
+                      status_code=422)
+    except TooMany as exc:
+        return render(request, "customer/find.html", {"email": email, "error": str(exc), "answer": None},
+                      status_code=429)
+    return render(request, "customer/find.html", {"email": "", "error": None, "answer": answer})
 
 
 @pages.post("/designs")
@@ -208,7 +250,9 @@ async def order_from_page(request: Request, design_id: str):
         checked = orders.check_contact(**contact)
         order = orders.place_order(store, design_id, image_id, checked,
                                    spec_revision=int(revision) if re.fullmatch(r"[0-9]{1,9}", revision) else None,
-                                   shown_total=str(form.get("quote_total", "")) or None, idempotency_key=key)
+                                   shown_total=str(form.get("quote_total", "")) or None, idempotency_key=key,
+                                   notices=notices_of(request))
+        mail_queued(request)
     except (Invalid, Conflict) as exc:
         # What the customer typed stays; a design that moved on shows its current panel.
         field = getattr(exc, "field", "order")
@@ -247,7 +291,9 @@ async def order_message(request: Request, token: str):
     order = orders.get_order(store, token=token)
     body = str(form.get("body", ""))
     try:
-        orders.add_message(store, order["number"], body, actor="customer", actor_name=order["customer_name"])
+        orders.add_message(store, order["number"], body, actor="customer", actor_name=order["customer_name"],
+                           notices=notices_of(request))
+        mail_queued(request)
     except Invalid as exc:
         template = "customer/_timeline.html" if is_htmx(request) else "customer/order.html"
         return render(request, template, _order_context(request, token, message_error=exc.message, message=body),
@@ -264,7 +310,8 @@ async def order_revision(request: Request, token: str):
     order = orders.get_order(store, token=token)
     design = designs.get_design(store, order["design_id"])
     image_id = str(form.get("image_id", "")) or designs.chosen_image_id(design, designs.images(store, design.id)) or ""
-    orders.resubmit(store, token, image_id, note=str(form.get("note", "")))
+    orders.resubmit(store, token, image_id, note=str(form.get("note", "")), notices=notices_of(request))
+    mail_queued(request)
     return RedirectResponse(f"/o/{token}", status_code=303)
 
 
@@ -334,6 +381,11 @@ class OrderIn(BaseModel):
     notes: str | None = Field(None, max_length=2000)
     spec_revision: int = Field(..., ge=1, le=2**31, description="The design's spec_revision the customer was shown.")
     quote_total: str | None = Field(None, max_length=24, description="The total the customer was shown.")
+
+
+class FindIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(..., max_length=300)
 
 
 class MessageIn(BaseModel):
@@ -440,10 +492,22 @@ def api_order(request: Request, design_id: str, body: OrderIn,
     store = store_of(request)
     contact = orders.check_contact(body.name, body.email, body.phone, body.notes)
     order = orders.place_order(store, design_id, body.image_id, contact, spec_revision=body.spec_revision,
-                               shown_total=body.quote_total, idempotency_key=idempotency_key)
+                               shown_total=body.quote_total, idempotency_key=idempotency_key,
+                               notices=notices_of(request))
+    mail_queued(request)
     view = orders.public_view(order)
     return {"number": view["number"], "token": order["token"], "status": view["status"], "quote": view["quote"],
             "url": f"/o/{order['token']}"}
+
+
+@api.post("/orders/lookup", status_code=202)
+def api_find_orders(request: Request, body: FindIn):
+    """"Find my order": mail the links of every order placed with this address. The answer
+    is the same whether or not there are any; 429 after a few asks an hour."""
+    try:
+        return {"detail": _find_orders(request, body.email)}
+    except TooMany as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "3600"}) from None
 
 
 @api.get("/orders/{token}")
@@ -457,7 +521,9 @@ def api_order_message(request: Request, token: str, body: MessageIn):
     """Reply to the jeweler."""
     store = store_of(request)
     order = orders.get_order(store, token=token)
-    updated = orders.add_message(store, order["number"], body.body, actor="customer", actor_name=order["customer_name"])
+    updated = orders.add_message(store, order["number"], body.body, actor="customer", actor_name=order["customer_name"],
+                                 notices=notices_of(request))
+    mail_queued(request)
     return orders.public_view(updated)
 
 
@@ -465,5 +531,6 @@ def api_order_message(request: Request, token: str, body: MessageIn):
 def api_order_revision(request: Request, token: str, body: RevisionIn):
     """After a change request: submit the revised design as the order's next version."""
     store = store_of(request)
-    updated = orders.resubmit(store, token, body.image_id, note=body.note)
+    updated = orders.resubmit(store, token, body.image_id, note=body.note, notices=notices_of(request))
+    mail_queued(request)
     return orders.public_view(updated)

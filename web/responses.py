@@ -37,6 +37,19 @@ def picture(path, media_type: str, cache_control: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache_control})
 
 
+def notices_of(request: Request):
+    """Who the order events' mails go to (mail off: nothing is queued)."""
+    return request.app.state.notices
+
+
+def mail_queued(request: Request) -> None:
+    """After a commit that may have queued mail: the sender delivers it now, not at its
+    next round."""
+    sender = getattr(request.app.state, "mail_sender", None)
+    if sender is not None:
+        sender.wake()
+
+
 def store_of(request: Request) -> Store:
     """The app's store (opened once at startup)."""
     return request.app.state.store

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
 from appliance.jewelry.specs import Spec
-from appliance.ops import auth, health
+from appliance.ops import auth, health, mail
 from appliance.reader.facts import current_facts
 from appliance.studio import designs, jobs, orders, price_books, uploads
-from web.responses import is_htmx, picture, render, store_of
+from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,16 @@ def inbox(request: Request, status: str | None = None, user: dict = Depends(staf
     rows = orders.list_orders(store_of(request), status)
     state = health.check(request.app.state.settings, store_of(request))
     return render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
-                                                 "statuses": orders.STATUS_LABELS, "health": state})
+                                                 "statuses": orders.STATUS_LABELS, "health": state,
+                                                 "mail": mail.status(store_of(request), request.app.state.smtp)})
+
+
+@pages.post("/mail/retry")
+def mail_retry(request: Request, user: dict = Depends(staff_writer)):
+    """Try every failing mail again now (after the store fixed its mail settings, say)."""
+    mail.retry_now(store_of(request))
+    mail_queued(request)
+    return RedirectResponse(f"{PREFIX}/", status_code=303)
 
 
 def _reading(store, order: dict) -> dict:
@@ -194,11 +203,10 @@ def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
 @pages.post("/orders/{number}/{action}")
 async def order_action(request: Request, number: int, action: str, user: dict = Depends(staff_writer)):
     form = await request.form()
-    store = store_of(request)
     text = str(form.get("body", ""))
     error = None
     try:
-        _apply_action(store, number, action, text, str(form.get("status", "")), user)
+        _apply_action(request, number, action, text, str(form.get("status", "")), user)
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
     if not is_htmx(request):
@@ -210,20 +218,27 @@ async def order_action(request: Request, number: int, action: str, user: dict = 
     return render(request, "staff/_order_panel.html", context, status_code=422 if error else 200)
 
 
-def _apply_action(store, number: int, action: str, text: str, status: str, user: dict) -> dict:
-    name = user["username"]
+def _apply_action(request: Request, number: int, action: str, text: str, status: str, user: dict) -> dict:
+    """One of the jeweler's actions on an order; the customer's mail, when there is one,
+    is queued with it and sent right after."""
+    order = _do_action(store_of(request), notices_of(request), number, action, text, status, user["username"])
+    mail_queued(request)
+    return order
+
+
+def _do_action(store, notices, number: int, action: str, text: str, status: str, name: str) -> dict:
     if action == "accept":
-        return orders.transition(store, number, "accepted", actor_name=name, body=text)
+        return orders.transition(store, number, "accepted", actor_name=name, body=text, notices=notices)
     if action == "request-changes":
         return orders.transition(store, number, "changes_requested", actor_name=name, body=text,
-                                 body_field="message", body_required=True)
+                                 body_field="message", body_required=True, notices=notices)
     if action == "decline":
         return orders.transition(store, number, "declined", actor_name=name, body=text,
-                                 body_field="reason", body_required=True)
+                                 body_field="reason", body_required=True, notices=notices)
     if action == "messages":
-        return orders.add_message(store, number, text, actor="staff", actor_name=name)
+        return orders.add_message(store, number, text, actor="staff", actor_name=name, notices=notices)
     if action == "status":
-        return orders.transition(store, number, status, actor_name=name, body=text)
+        return orders.transition(store, number, status, actor_name=name, body=text, notices=notices)
     raise HTTPException(404, "No such action.")
 
 
@@ -338,6 +353,24 @@ def api_health(request: Request, user: dict = Depends(staff_user)):
     return JSONResponse(body, status_code=200 if result.ok else 503)
 
 
+@api.get("/mail")
+def api_mail(request: Request, user: dict = Depends(staff_user)):
+    """Whether the store sends mail, and every mail being retried or given up on, with the
+    mail server's last answer."""
+    state = mail.status(store_of(request), request.app.state.smtp)
+    return {"on": state["on"], "retrying": state["retrying"], "failed": state["failed"],
+            "mails": [{k: m[k] for k in ("id", "kind", "order_number", "to_address", "subject", "status", "attempts",
+                                          "last_error", "next_attempt_at", "created_at")} for m in state["troubled"]]}
+
+
+@api.post("/mail/retry")
+def api_mail_retry(request: Request, user: dict = Depends(staff_writer)):
+    """Put every failing or given-up mail back in the queue, to be sent now."""
+    count = mail.retry_now(store_of(request))
+    mail_queued(request)
+    return {"requeued": count}
+
+
 @api.get("/orders/{number}")
 def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""
@@ -351,27 +384,27 @@ def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
 
 @api.post("/orders/{number}/accept")
 def api_accept(request: Request, number: int, body: NoteIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(store_of(request), number, "accept", body.note or "", "", user))
+    return _staff_order_json(_apply_action(request, number, "accept", body.note or "", "", user))
 
 
 @api.post("/orders/{number}/request-changes")
 def api_request_changes(request: Request, number: int, body: MessageIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(store_of(request), number, "request-changes", body.message, "", user))
+    return _staff_order_json(_apply_action(request, number, "request-changes", body.message, "", user))
 
 
 @api.post("/orders/{number}/decline")
 def api_decline(request: Request, number: int, body: ReasonIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(store_of(request), number, "decline", body.reason, "", user))
+    return _staff_order_json(_apply_action(request, number, "decline", body.reason, "", user))
 
 
 @api.post("/orders/{number}/messages", status_code=201)
 def api_message(request: Request, number: int, body: BodyIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(store_of(request), number, "messages", body.body, "", user))
+    return _staff_order_json(_apply_action(request, number, "messages", body.body, "", user))
 
 
 @api.post("/orders/{number}/status")
 def api_status(request: Request, number: int, body: StatusIn, user: dict = Depends(staff_writer)):
-    return _staff_order_json(_apply_action(store_of(request), number, "status", body.note or "", body.status, user))
+    return _staff_order_json(_apply_action(request, number, "status", body.note or "", body.status, user))
 
 
 @api.get("/price-book")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from appliance.config import Settings
-from appliance.ops import backups
+from appliance.ops import backups, mail
 from appliance.storage import store as q
 from appliance.storage.store import Store
 from appliance.studio import jobs
@@ -72,5 +72,12 @@ def check(settings: Settings, store: Store, *, probe_write: bool = True) -> Heal
         age = datetime.now(timezone.utc) - datetime.fromisoformat(last["at"])
         if age.days >= BACKUP_STALE_DAYS:
             health.warnings.append(f"The last good backup is {age.days} days old.")
+    if settings.smtp_host and not probe_write:
+        health.facts["mail"] = {"on": True}
+    elif settings.smtp_host:
+        troubled = mail.status(store, mail.SmtpSettings.from_settings(settings))
+        health.facts["mail"] = {"on": True, "retrying": troubled["retrying"], "failed": troubled["failed"]}
+    else:
+        health.facts["mail"] = {"on": False}
     health.ok = not health.problems
     return health

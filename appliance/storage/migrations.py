@@ -164,6 +164,25 @@ ALTER TABLE orders ADD COLUMN idempotency_key TEXT;
 CREATE UNIQUE INDEX orders_by_idempotency_key ON orders (design_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 """),
+    (5, "the mail outbox: written with the event it announces, sent after commit", """
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    order_number INTEGER REFERENCES orders(number),
+    to_address TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text_body TEXT NOT NULL,
+    html_body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_by_order ON outbox (order_number);
+"""),
 ]
 
 _CREATE_RECORD = """

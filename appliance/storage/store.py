@@ -230,6 +230,36 @@ FROM jobs AS j WHERE j.status = 'queued'
 """
 QUEUE_LENGTH = "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
 
+# ---------------------------------------------------------------- mail outbox
+
+INSERT_MAIL = """
+INSERT INTO outbox (kind, order_number, to_address, subject, text_body, html_body, status, next_attempt_at,
+                    created_at)
+VALUES (:kind, :order_number, :to_address, :subject, :text_body, :html_body, 'pending', :now, :now)
+"""
+DUE_MAILS = """
+SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY id LIMIT :limit
+"""
+MAIL_SENT = "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = :now, last_error = NULL WHERE id = :id"
+MAIL_RETRY = """
+UPDATE outbox SET attempts = attempts + 1, last_error = :error, next_attempt_at = :next_attempt_at,
+       status = CASE WHEN attempts + 1 >= :max_attempts THEN 'failed' ELSE 'pending' END
+WHERE id = :id
+"""
+# Pending mails that have failed at least once, and those given up on: what the desk shows.
+TROUBLED_MAILS = """
+SELECT * FROM outbox WHERE (status = 'pending' AND attempts > 0) OR status = 'failed' ORDER BY id DESC LIMIT 50
+"""
+RETRY_MAILS_NOW = """
+UPDATE outbox SET status = 'pending', next_attempt_at = :now
+WHERE (status = 'pending' AND attempts > 0) OR status = 'failed'
+"""
+MAILS_OF_ORDER = "SELECT * FROM outbox WHERE order_number = :number ORDER BY id"
+ORDERS_OF_EMAIL = """
+SELECT number, token, status, email, created_at FROM orders WHERE email = :email COLLATE NOCASE ORDER BY number DESC LIMIT 50
+"""
+DELETE_OLD_SENT_MAILS = "DELETE FROM outbox WHERE status = 'sent' AND sent_at < :cutoff"
+
 # ---------------------------------------------------------------- retention
 
 # A design nobody ordered, untouched (no spec change, no round) since the cutoff, with

@@ -22,7 +22,9 @@ from appliance.jewelry.pricing import Quote
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
+from appliance.studio import notices as notice
 from appliance.studio.designs import Design, get_design, get_image, shown
+from appliance.studio.notices import Notices
 from appliance.studio.price_books import quote_spec
 
 log = logging.getLogger(__name__)
@@ -77,18 +79,24 @@ def check_contact(name: str | None, email: str | None, phone: str | None, notes:
         raise Invalid("name", "Please keep the name under 120 characters.")
     if not email:
         raise Invalid("email", "Please give an e-mail address so the jeweler can reach you.")
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise Invalid("email", "That does not look like an e-mail address (name@example.com).")
-    try:
-        # The kept validator (RFC 5321/5322 syntax, no network): 'a@b.co?bcc=...' is no address.
-        email = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise Invalid("email", "That does not look like an e-mail address (name@example.com).") from None
+    email = check_email(email)
     if phone and not _PHONE.match(phone):
         raise Invalid("phone", "A phone number has digits, spaces and + ( ) - only.")
     if notes and len(notes) > 2000:
         raise Invalid("notes", "Please keep the notes under 2000 characters.")
     return Contact(name, email, phone, notes)
+
+
+def check_email(email: str | None) -> str:
+    """A normalised e-mail address, or Invalid naming the field."""
+    email = (email or "").strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise Invalid("email", "That does not look like an e-mail address (name@example.com).")
+    try:
+        # The kept validator (RFC 5321/5322 syntax, no network): 'a@b.co?bcc=...' is no address.
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise Invalid("email", "That does not look like an e-mail address (name@example.com).") from None
 
 
 def _check_image(store: Store, design: Design, image_id: str) -> None:
@@ -112,7 +120,8 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 
 def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *, spec_revision: int | None,
-                shown_total: str | None = None, idempotency_key: str | None = None) -> dict:
+                shown_total: str | None = None, idempotency_key: str | None = None,
+                notices: Notices = notice.OFF) -> dict:
     """Turn a design and its chosen image into a submitted order with a snapshot of the
     spec revision and quote the customer was shown.
 
@@ -144,6 +153,9 @@ def place_order(store: Store, design_id: str, image_id: str, contact: Contact, *
             placed = None                # the same request, placed meanwhile by its twin
         else:
             placed = _insert_order(db, design, image_id, contact, quote, token, key)
+            notice.queue(db, notices, notice.order_placed(notices, {
+                "number": placed, "token": token, "customer_name": contact.name, "email": contact.email,
+                "phone": contact.phone, "notes": contact.notes}, quote.public(), design.description))
     if placed is None:
         return _replayed(store, row["number"], image_id, contact)
     log.info("order %s placed for design %s", placed, shown(design.id))
@@ -237,7 +249,8 @@ def _message_body(body: str | None, field: str = "body", required: bool = True) 
 
 
 def transition(store: Store, number: int, to_status: str, *, actor_name: str,
-               body: str | None = None, body_field: str = "note", body_required: bool = False) -> dict:
+               body: str | None = None, body_field: str = "note", body_required: bool = False,
+               notices: Notices = notice.OFF) -> dict:
     """Move an order to `to_status` if the state machine allows it, recording the event."""
     if to_status not in STATUS_LABELS:
         raise Invalid("status", f"Unknown status; choose one of: {', '.join(STATUS_LABELS)}.")
@@ -256,14 +269,17 @@ def transition(store: Store, number: int, to_status: str, *, actor_name: str,
             "number": number, "kind": "status", "from_status": order["status"], "to_status": to_status,
             "body": body, "actor": "staff", "actor_name": actor_name, "now": stamp,
         })
+        notice.queue(db, notices, notice.status_changed(notices, order, to_status, body))
     log.info("order %s %s -> %s by %s", number, order["status"], to_status, actor_name)
     return get_order(store, number=number)
 
 
-def add_message(store: Store, number: int, body: str | None, *, actor: str, actor_name: str) -> dict:
-    """Add a message from the customer or staff to the order's timeline."""
+def add_message(store: Store, number: int, body: str | None, *, actor: str, actor_name: str,
+                notices: Notices = notice.OFF) -> dict:
+    """Add a message from the customer or staff to the order's timeline; the other side
+    is told by mail."""
     body = _message_body(body)
-    get_order(store, number=number)
+    order = get_order(store, number=number)
     with store.write(durable=True) as db:
         stamp = now()
         db.execute(q.INSERT_ORDER_EVENT, {
@@ -271,10 +287,14 @@ def add_message(store: Store, number: int, body: str | None, *, actor: str, acto
             "body": body, "actor": actor, "actor_name": actor_name, "now": stamp,
         })
         db.execute(q.TOUCH_ORDER, {"number": number, "now": stamp})
+        mails = (notice.customer_message(notices, order, body) if actor == "customer" else
+                 notice.staff_message(notices, order, body))
+        notice.queue(db, notices, mails)
     return get_order(store, number=number)
 
 
-def resubmit(store: Store, token: str, image_id: str, note: str | None = None) -> dict:
+def resubmit(store: Store, token: str, image_id: str, note: str | None = None,
+             notices: Notices = notice.OFF) -> dict:
     """The customer's revision after a change request: the design as it is now (its spec
     revision and a fresh quote) becomes a new version, back to submitted."""
     order = get_order(store, token=token)
@@ -301,8 +321,26 @@ def resubmit(store: Store, token: str, image_id: str, note: str | None = None) -
             "to_status": "submitted", "body": note or f"Revised design (version {version}).",
             "actor": "customer", "actor_name": order["customer_name"], "now": stamp,
         })
+        notice.queue(db, notices, notice.revision(notices, order, version, quote.public(), note))
     log.info("order %s resubmitted as version %d", order["number"], version)
     return get_order(store, token=token)
+
+
+def send_order_links(store: Store, email: str | None, notices: Notices) -> bool:
+    """"Find my order": queue one mail listing the orders placed with this address (none
+    when there are none, so the form cannot be used to mail strangers). Returns whether
+    mail is on; the caller's answer must not depend on anything else."""
+    address = check_email(email)
+    if not notices.enabled:
+        return False
+    rows = store.query(q.ORDERS_OF_EMAIL, {"email": address})
+    if rows:
+        for row in rows:
+            row["status_label"] = STATUS_LABELS[row["status"]]
+        with store.write() as db:
+            # To the address as it was given with the orders, however it was typed here.
+            notice.queue(db, notices, notice.orders_of_address(notices, rows[0]["email"], rows))
+    return True
 
 
 _PUBLIC_QUOTE = ("currency", "total", "deposit", "valid_until", "price_book_version", "notes")

@@ -6,6 +6,7 @@ touching what an order refers to.
 - A design nobody ordered goes, with its rounds, concepts and uploads, once it has been
   untouched for `keep_unordered_days` (0 keeps them forever).
 - Failed and cancelled rounds, which drew nothing, go after `keep_failed_jobs_days`.
+- Sent mails go after `SENT_MAIL_DAYS` (they hold private links; unsent ones stay).
 - Expired staff sessions go; files no row names (a crash between writing a file and
   committing its row) go once they are an hour old.
 
@@ -33,6 +34,7 @@ STRAY_FILE_GRACE_SECONDS = 3600
 # Designs removed per transaction, so a first sweep over years of data never holds the
 # write lock for long.
 DESIGNS_PER_BATCH = 200
+SENT_MAIL_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,13 @@ class Pruned:
     previews: int = 0
     stray_files: int = 0
     sessions: int = 0
+    mails: int = 0
     bytes_freed: int = 0
 
     def summary(self) -> str:
         return (f"{len(self.designs)} unordered designs, {self.jobs} failed or cancelled rounds, "
-                f"{self.previews} previews, {self.stray_files} stray files and {self.sessions} expired "
-                f"sessions removed; {self.bytes_freed / 1e6:.1f} MB freed")
+                f"{self.previews} previews, {self.stray_files} stray files, {self.mails} old sent mails and "
+                f"{self.sessions} expired sessions removed; {self.bytes_freed / 1e6:.1f} MB freed")
 
 
 def drop_preview(store: Store, images_dir: Path, job_id: str) -> None:
@@ -86,6 +89,8 @@ def prune(store: Store, images_dir: Path, uploads_dir: Path, policy: Policy, *,
     _prune_previews(store, images_dir, pruned)
     with store.write() as db:
         pruned.sessions = db.execute(q.DELETE_EXPIRED_SESSIONS, {"now": now()}).rowcount
+        pruned.mails = db.execute(q.DELETE_OLD_SENT_MAILS, {
+            "cutoff": (moment - timedelta(days=SENT_MAIL_DAYS)).isoformat()}).rowcount
     _prune_stray_files(store, images_dir, uploads_dir, pruned)
     if pruned.designs or pruned.jobs or pruned.previews or pruned.stray_files:
         log.info("retention: %s", pruned.summary())

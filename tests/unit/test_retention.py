@@ -174,3 +174,14 @@ def test_retention_settings_must_be_days(tmp_path):
     assert load_settings(tmp_path, keep_unordered_days=0).keep_unordered_days == 0
     with pytest.raises(SettingsError, match="keep_unordered_days"):
         load_settings(tmp_path, keep_unordered_days=-1)
+
+
+def test_sent_mails_go_after_ninety_days_and_unsent_ones_stay(settings, store):
+    old = (datetime.now(timezone.utc) - timedelta(days=91)).isoformat()
+    with store.write() as db:
+        for status, sent_at in (("sent", old), ("sent", datetime.now(timezone.utc).isoformat()), ("failed", None)):
+            db.execute("INSERT INTO outbox (kind, to_address, subject, text_body, html_body, status, next_attempt_at,"
+                       " created_at, sent_at) VALUES ('x', 'a@example.com', 's', 't', 'h', ?, ?, ?, ?)",
+                       (status, old, old, sent_at))
+    assert retention.prune(store, settings.images_dir, settings.uploads_dir, POLICY).mails == 1
+    assert sorted(r["status"] for r in store.query("SELECT status FROM outbox")) == ["failed", "sent"]
