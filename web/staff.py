@@ -191,7 +191,11 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
     return {"user": user, "order": order, "lineage": designs.lineage(store, chosen),
             "reading": _reading(store, order), "disagreements": orders.disagreements(store, order),
             "inputs": jobs.inputs_of(store, chosen),
-            "next_statuses": sorted(orders.TRANSITIONS[order["status"]] - {"accepted", "changes_requested", "declined"}),
+            # Forward moves only, in the order of an order's life; cancelling is its own form.
+            "next_statuses": [s for s in orders.LIFE_ORDER if s in orders.TRANSITIONS[order["status"]]
+                              and s not in ("accepted", "changes_requested", "declined", "cancelled")],
+            "can_cancel": "cancelled" in orders.TRANSITIONS[order["status"]],
+            "undo_until": orders.cancel_undo_deadline(order) if user["role"] == "admin" else None,
             "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
 
 
@@ -206,6 +210,8 @@ async def order_action(request: Request, number: int, action: str, user: dict = 
     text = str(form.get("body", ""))
     error = None
     try:
+        if action in ("cancel", "undo-cancel") and form.get("confirm") != "yes":
+            raise Invalid("confirm", "Tick the box to confirm: the customer is told at once.")
         _apply_action(request, number, action, text, str(form.get("status", "")), user)
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
@@ -221,6 +227,12 @@ async def order_action(request: Request, number: int, action: str, user: dict = 
 def _apply_action(request: Request, number: int, action: str, text: str, status: str, user: dict) -> dict:
     """One of the jeweler's actions on an order; the customer's mail, when there is one,
     is queued with it and sent right after."""
+    if action == "undo-cancel":
+        if user["role"] != "admin":
+            raise HTTPException(403, "Only an admin can undo a cancellation.")
+        order = orders.undo_cancel(store_of(request), number, actor_name=user["username"], notices=notices_of(request))
+        mail_queued(request)
+        return order
     order = _do_action(store_of(request), notices_of(request), number, action, text, status, user["username"])
     mail_queued(request)
     return order
@@ -238,7 +250,11 @@ def _do_action(store, notices, number: int, action: str, text: str, status: str,
     if action == "messages":
         return orders.add_message(store, number, text, actor="staff", actor_name=name, notices=notices)
     if action == "status":
+        if status == "cancelled":
+            raise Invalid("status", "Cancelling needs a reason and a confirmation: use Cancel order.")
         return orders.transition(store, number, status, actor_name=name, body=text, notices=notices)
+    if action == "cancel":
+        return orders.transition(store, number, "cancelled", actor_name=name, body=text, notices=notices)
     raise HTTPException(404, "No such action.")
 
 
@@ -287,6 +303,17 @@ class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str = Field(..., max_length=40)
     note: str | None = Field(None, max_length=orders.MAX_MESSAGE)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., max_length=orders.MAX_MESSAGE)
+    confirm: bool = False
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: bool = False
 
 
 def _staff_order_json(order: dict, reading: dict | None = None) -> dict:
@@ -405,6 +432,22 @@ def api_message(request: Request, number: int, body: BodyIn, user: dict = Depend
 @api.post("/orders/{number}/status")
 def api_status(request: Request, number: int, body: StatusIn, user: dict = Depends(staff_writer)):
     return _staff_order_json(_apply_action(request, number, "status", body.note or "", body.status, user))
+
+
+@api.post("/orders/{number}/cancel")
+def api_cancel(request: Request, number: int, body: CancelIn, user: dict = Depends(staff_writer)):
+    """Cancel an order: a reason (the customer is told it) and `confirm: true`."""
+    if not body.confirm:
+        raise Invalid("confirm", "Cancelling tells the customer at once: send confirm: true with the reason.")
+    return _staff_order_json(_apply_action(request, number, "cancel", body.reason, "", user))
+
+
+@api.post("/orders/{number}/undo-cancel")
+def api_undo_cancel(request: Request, number: int, body: ConfirmIn, user: dict = Depends(staff_writer)):
+    """An admin puts an order cancelled by mistake back where it was, within a day."""
+    if not body.confirm:
+        raise Invalid("confirm", "Undoing a cancellation tells the customer: send confirm: true.")
+    return _staff_order_json(_apply_action(request, number, "undo-cancel", "", "", user))
 
 
 @api.get("/price-book")

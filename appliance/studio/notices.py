@@ -180,6 +180,14 @@ def status_changed(notices: Notices, order: dict, to_status: str, body: str | No
     return []
 
 
+def reinstated(notices: Notices, order: dict, status_label: str) -> list[Mail]:
+    number = order["number"]
+    return [Mail("reinstated", order["email"], f"Your order #{number} is active again", [
+        f"Hello {_who(order)},", f"We are sorry for the confusion: your order #{number} was cancelled by mistake, "
+        "and the cancellation has been undone. Nothing else about your order changed.",
+    ], ("Your order", notices.order_link(order["token"])), number)]
+
+
 def orders_of_address(notices: Notices, email: str, rows: list[dict]) -> list[Mail]:
     """"Find my order": the links of every order placed with this address."""
     lines = [f"Order #{r['number']} ({r['status_label'].split(' —')[0]}, placed {r['created_at'][:10]}): "

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
@@ -53,6 +54,12 @@ TRANSITIONS: dict[str, set[str]] = {
     "cancelled": set(),
 }
 OPEN_STATUSES = {s for s, targets in TRANSITIONS.items() if targets}
+# The order of an order's life, for lists a jeweler picks from (cancelling is its own,
+# confirmed action, never the first choice of a list).
+LIFE_ORDER = ["submitted", "changes_requested", "accepted", "in_production", "ready", "completed", "declined",
+              "cancelled"]
+# An accidental cancellation can be undone by an admin for this long.
+UNDO_CANCEL_HOURS = 24
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^[0-9+()./ -]{5,40}$")
@@ -254,6 +261,8 @@ def transition(store: Store, number: int, to_status: str, *, actor_name: str,
     """Move an order to `to_status` if the state machine allows it, recording the event."""
     if to_status not in STATUS_LABELS:
         raise Invalid("status", f"Unknown status; choose one of: {', '.join(STATUS_LABELS)}.")
+    if to_status in ("cancelled", "declined"):
+        body_field, body_required = ("reason", True)     # the customer is told why
     body = _message_body(body, body_field, body_required)
     order = get_order(store, number=number)
     if to_status not in TRANSITIONS[order["status"]]:
@@ -271,6 +280,43 @@ def transition(store: Store, number: int, to_status: str, *, actor_name: str,
         })
         notice.queue(db, notices, notice.status_changed(notices, order, to_status, body))
     log.info("order %s %s -> %s by %s", number, order["status"], to_status, actor_name)
+    return get_order(store, number=number)
+
+
+def cancel_undo_deadline(order: dict) -> str | None:
+    """Until when an admin may undo this order's cancellation (None if it is not cancelled)."""
+    if order["status"] != "cancelled":
+        return None
+    cancelled = [e for e in order["events"] if e["kind"] == "status" and e["to_status"] == "cancelled"]
+    if not cancelled:
+        return None
+    at = datetime.fromisoformat(cancelled[-1]["created_at"])
+    return (at + timedelta(hours=UNDO_CANCEL_HOURS)).isoformat()
+
+
+def undo_cancel(store: Store, number: int, *, actor_name: str, notices: Notices = notice.OFF) -> dict:
+    """Put an accidentally cancelled order back where it was, within a day: a new event on
+    the timeline (the cancellation stays in the record), and the customer is told."""
+    order = get_order(store, number=number)
+    deadline = cancel_undo_deadline(order)
+    if deadline is None:
+        raise Conflict("Only a cancelled order can have its cancellation undone.")
+    if datetime.now(timezone.utc) > datetime.fromisoformat(deadline):
+        raise Conflict(f"A cancellation can be undone for {UNDO_CANCEL_HOURS} hours; this one is older.")
+    cancel = [e for e in order["events"] if e["kind"] == "status" and e["to_status"] == "cancelled"][-1]
+    back_to = cancel["from_status"]
+    with store.write(durable=True) as db:
+        stamp = now()
+        changed = db.execute(q.UPDATE_ORDER_STATUS, {"number": number, "from_status": "cancelled",
+                                                     "to_status": back_to, "now": stamp}).rowcount
+        if changed != 1:
+            raise Conflict("The order changed while you were looking at it; reload and try again.")
+        db.execute(q.INSERT_ORDER_EVENT, {
+            "number": number, "kind": "status", "from_status": "cancelled", "to_status": back_to,
+            "body": "The cancellation was undone.", "actor": "staff", "actor_name": actor_name, "now": stamp,
+        })
+        notice.queue(db, notices, notice.reinstated(notices, order, back_to))
+    log.info("order %s: cancellation undone by %s (back to %s)", number, actor_name, back_to)
     return get_order(store, number=number)
 
 

@@ -364,3 +364,18 @@ def test_mail_settings_that_cannot_work_are_refused(tmp_path):
         load_settings(tmp_path, smtp_host="m.example.com", mail_from="a@example.com", public_url="https://x.example",
                       smtp_user="shop")
 
+
+
+def test_a_cancellation_and_its_undoing_are_mailed_with_the_reason(shop, inbox):
+    box, _ = inbox
+    order = shop.order()
+    box.wait_for(2)
+    n = order["number"]
+    shop.staff.post(f"/api/v1/orders/{n}/cancel", json={"reason": "The stone is no longer available.",
+                                                        "confirm": True}, headers=shop.csrf)
+    box.wait_for(3)
+    assert "is cancelled" in box.mails[-1]["Subject"]
+    assert "The stone is no longer available." in text_of(box.mails[-1])
+    shop.staff.post(f"/api/v1/orders/{n}/undo-cancel", json={"confirm": True}, headers=shop.csrf)
+    box.wait_for(4)
+    assert "is active again" in box.mails[-1]["Subject"] and box.mails[-1]["To"] == "ana@example.com"

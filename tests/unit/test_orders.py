@@ -52,7 +52,7 @@ def test_the_state_machine(store, order, path, allowed):
     def walk():
         for status in path:
             orders.transition(store, order["number"], status, actor_name="jeweler", body="why" if status in
-                              ("declined", "changes_requested") else None)
+                              ("declined", "changes_requested", "cancelled") else None)
     if allowed:
         walk()
         events = orders.get_order(store, number=order["number"])["events"]
