@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from urllib.parse import quote_plus
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -157,14 +158,33 @@ def logout(request: Request, user: dict = Depends(staff_writer)):
     return response
 
 
-@pages.get("/")
-def inbox(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
+def _inbox_context(request: Request, user: dict, status: str | None, q: str | None, sort: str) -> dict:
+    store = store_of(request)
     status = status or None
-    rows = orders.list_orders(store_of(request), status)
-    state = health.check(request.app.state.settings, store_of(request))
-    return render(request, "staff/inbox.html", {"user": user, "orders": rows, "status": status,
-                                                 "statuses": orders.STATUS_LABELS, "health": state,
-                                                 "mail": mail.status(store_of(request), request.app.state.smtp)})
+    rows = orders.list_orders(store, status, query=q, sort=sort or "newest")
+    query = "&".join(f"{k}={quote_plus(v)}" for k, v in (("status", status), ("q", q), ("sort", sort)) if v)
+    return {"user": user, "orders": rows, "status": status, "q": q or "", "sort": sort or "newest",
+            "sorts": {"newest": "Newest first", "oldest": "Oldest first", "updated": "Recently active",
+                      "number": "Order number"},
+            "counts": orders.status_counts(store), "statuses": orders.STATUS_LABELS, "query": query,
+            "unread": sum(1 for r in rows if r["unread"])}
+
+
+@pages.get("/")
+def inbox(request: Request, status: str | None = None, q: str | None = Query(None, max_length=100),
+          sort: str = "newest", user: dict = Depends(staff_user)):
+    context = _inbox_context(request, user, status, q, sort)
+    context["health"] = health.check(request.app.state.settings, store_of(request))
+    context["mail"] = mail.status(store_of(request), request.app.state.smtp)
+    return render(request, "staff/inbox.html", context)
+
+
+@pages.get("/inbox-rows")
+def inbox_rows(request: Request, status: str | None = None, q: str | None = Query(None, max_length=100),
+               sort: str = "newest", user: dict = Depends(staff_user)):
+    """The inbox's table alone: the page polls it, so new orders and messages appear
+    without a reload."""
+    return render(request, "staff/_inbox_rows.html", _inbox_context(request, user, status, q, sort))
 
 
 @pages.post("/mail/retry")
@@ -196,12 +216,15 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
                               and s not in ("accepted", "changes_requested", "declined", "cancelled")],
             "can_cancel": "cancelled" in orders.TRANSITIONS[order["status"]],
             "undo_until": orders.cancel_undo_deadline(order) if user["role"] == "admin" else None,
+            "others": orders.other_orders(store, order),
             "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
 
 
 @pages.get("/orders/{number}")
 def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
-    return render(request, "staff/order.html", _order_context(request, number, user))
+    context = _order_context(request, number, user)
+    orders.mark_seen(store_of(request), number)
+    return render(request, "staff/order.html", context)
 
 
 @pages.post("/orders/{number}/{action}")
@@ -362,12 +385,18 @@ def api_logout(request: Request, user: dict = Depends(staff_writer)):
 
 
 @api.get("/orders")
-def api_orders(request: Request, status: str | None = None, user: dict = Depends(staff_user)):
-    """The inbox, newest first; `status` filters."""
-    rows = orders.list_orders(store_of(request), status)
-    return {"orders": [{"number": r["number"], "status": r["status"], "customer_name": r["customer_name"],
+def api_orders(request: Request, status: str | None = None, q: str | None = Query(None, max_length=100),
+               sort: str = "newest", user: dict = Depends(staff_user)):
+    """The inbox: `status` filters, `q` searches the number, name, e-mail, phone and words,
+    `sort` is newest, oldest, updated or number; `unread` marks what the customer did that
+    the desk has not opened; `counts` has every status."""
+    store = store_of(request)
+    rows = orders.list_orders(store, status, query=q, sort=sort)
+    return {"counts": orders.status_counts(store),
+            "orders": [{"number": r["number"], "status": r["status"], "customer_name": r["customer_name"],
                         "created_at": r["created_at"], "updated_at": r["updated_at"], "total": r["quote"]["total"],
-                        "currency": r["quote"]["currency"], "image_url": f"{PREFIX}/images/{r['image_id']}.png"}
+                        "currency": r["quote"]["currency"], "image_url": f"{PREFIX}/images/{r['image_id']}.png",
+                        "unread": r["unread"]}
                        for r in rows]}
 
 
@@ -403,6 +432,7 @@ def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     """One order with contact, cost and margin, versions and timeline."""
     store = store_of(request)
     order = orders.get_order(store, number=number)
+    orders.mark_seen(store, number)
     view = _staff_order_json(order, _reading(store, order))
     view["disagreements"] = orders.disagreements(store, order)
     view["inputs"] = {kind: f"{PREFIX}/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}

@@ -183,6 +183,10 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_by_order ON outbox (order_number);
 """),
+    (6, "when the desk last looked at each order (unread markers)", """
+ALTER TABLE orders ADD COLUMN staff_seen_at TEXT;
+CREATE INDEX order_events_by_actor ON order_events (order_number, actor, created_at);
+"""),
 ]
 
 _CREATE_RECORD = """

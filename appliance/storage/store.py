@@ -345,12 +345,32 @@ TOUCH_ORDER = "UPDATE orders SET updated_at = :now WHERE number = :number"
 GET_ORDER_BY_TOKEN = "SELECT * FROM orders WHERE token = :token"
 GET_ORDER_BY_NUMBER = "SELECT * FROM orders WHERE number = :number"
 # The inbox: newest first, with the current version's image for the thumbnail.
+# The inbox: one status or all, a search over the number, the contact and the words, and
+# when the customer last did something (an order, a message, a revision) for the unread mark.
+# {order} is one of ORDER_SORTS, never anything a client typed.
 LIST_ORDERS = """
-SELECT o.*, v.image_id, v.quote_json, v.spec_json FROM orders AS o
+SELECT o.*, v.image_id, v.quote_json, v.spec_json, v.description,
+       (SELECT MAX(e.created_at) FROM order_events AS e
+        WHERE e.order_number = o.number AND e.actor = 'customer') AS customer_at
+FROM orders AS o
 JOIN order_versions AS v ON v.order_number = o.number AND v.version = o.current_version
 WHERE (:status IS NULL OR o.status = :status)
-ORDER BY o.created_at DESC
+  AND (:query IS NULL OR CAST(o.number AS TEXT) = :query OR o.customer_name LIKE :like ESCAPE '\\'
+       OR o.email LIKE :like ESCAPE '\\' OR o.phone LIKE :like ESCAPE '\\' OR v.description LIKE :like ESCAPE '\\')
+ORDER BY {order}
 LIMIT :limit
+"""
+ORDER_SORTS = {
+    "newest": "o.created_at DESC",
+    "oldest": "o.created_at ASC",
+    "updated": "o.updated_at DESC",
+    "number": "o.number DESC",
+}
+STATUS_COUNTS = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status"
+MARK_ORDER_SEEN = "UPDATE orders SET staff_seen_at = :now WHERE number = :number"
+OTHER_ORDERS_OF_EMAIL = """
+SELECT number, status, created_at FROM orders WHERE email = :email COLLATE NOCASE AND number != :number
+ORDER BY number DESC LIMIT 20
 """
 ORDER_VERSIONS = "SELECT * FROM order_versions WHERE order_number = :number ORDER BY version"
 ORDER_EVENTS = "SELECT * FROM order_events WHERE order_number = :number ORDER BY id"

@@ -232,14 +232,42 @@ def get_order(store: Store, *, number: int | None = None, token: str | None = No
     return order
 
 
-def list_orders(store: Store, status: str | None = None, limit: int = 200) -> list[dict]:
-    """The inbox: newest first, optionally one status only."""
+def list_orders(store: Store, status: str | None = None, limit: int = 200, *, query: str | None = None,
+                sort: str = "newest") -> list[dict]:
+    """The inbox: one status or all, a search (order number, name, e-mail, phone or words
+    of the description), sorted; each row says whether the customer did something the desk
+    has not seen yet."""
     if status is not None and status not in STATUS_LABELS:
         raise Invalid("status", f"Unknown status; choose one of: {', '.join(STATUS_LABELS)}.")
-    rows = store.query(q.LIST_ORDERS, {"status": status, "limit": limit})
+    if sort not in q.ORDER_SORTS:
+        raise Invalid("sort", f"Sort by one of: {', '.join(q.ORDER_SORTS)}.")
+    query = (query or "").strip().lstrip("#")[:100] or None
+    like = None if query is None else "%" + re.sub(r"([%_\\])", r"\\\1", query) + "%"
+    rows = store.query(q.LIST_ORDERS.format(order=q.ORDER_SORTS[sort]),
+                       {"status": status, "limit": limit, "query": query, "like": like})
     for row in rows:
         row["quote"] = json.loads(row.pop("quote_json"))
         row["spec"] = json.loads(row.pop("spec_json"))
+        row["status_label"] = STATUS_LABELS[row["status"]]
+        row["unread"] = row["staff_seen_at"] is None or (row["customer_at"] or "") > row["staff_seen_at"]
+    return rows
+
+
+def status_counts(store: Store) -> dict[str, int]:
+    counts = {row["status"]: row["n"] for row in store.query(q.STATUS_COUNTS)}
+    return {status: counts.get(status, 0) for status in STATUS_LABELS}
+
+
+def mark_seen(store: Store, number: int) -> None:
+    """The desk has looked at this order: its unread mark goes until the customer acts again."""
+    with store.write() as db:
+        db.execute(q.MARK_ORDER_SEEN, {"number": number, "now": now()})
+
+
+def other_orders(store: Store, order: dict) -> list[dict]:
+    """The same customer's other orders (by e-mail address), newest first."""
+    rows = store.query(q.OTHER_ORDERS_OF_EMAIL, {"email": order["email"], "number": order["number"]})
+    for row in rows:
         row["status_label"] = STATUS_LABELS[row["status"]]
     return rows
 
