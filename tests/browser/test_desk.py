@@ -1,0 +1,76 @@
+"""The jeweler's desk in Debian's chromium: the inbox finds an order by a word and shows
+what is new, the order page cancels only behind a reason and a tick, an admin undoes it,
+and a customer finds a lost link from the site's header."""
+
+import os
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_order_loop import watch
+from tests.conftest import STAFF_PASSWORD
+from tests.live import wait_for_job_over_http
+
+pytestmark = pytest.mark.browser
+
+
+def place(customer_url, description, name, email):
+    design = httpx.post(customer_url + "/api/v1/designs", json={"description": description}).json()
+    image_id = wait_for_job_over_http(customer_url, design["job"]["id"])["images"][0]["id"]
+    return httpx.post(f"{customer_url}/api/v1/designs/{design['id']}/order", json={
+        "image_id": image_id, "spec_revision": design["spec_revision"], "name": name, "email": email}).json()
+
+
+def test_the_desk_finds_cancels_and_undoes(servers, browser, jeweler, tmp_path):
+    customer_url, staff_url = servers
+    shots = os.environ.get("DIAMRA_SHOTS") or tmp_path
+    first = place(customer_url, "platinum ring with a 1 carat round diamond", "Ana Lima", "ana@example.com")
+    second = place(customer_url, "yellow gold pendant with a pear sapphire", "Bo Chen", "bo@example.com")
+    problems: list[str] = []
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    watch(desk, problems)
+    desk.goto(staff_url + "/")
+    desk.fill("#username", jeweler)
+    desk.fill("#password", STAFF_PASSWORD)
+    desk.click("#login")
+    expect(desk.locator(".order-row.unread")).to_have_count(2)
+    expect(desk.locator("#count-submitted")).to_have_text("2")
+    expect(desk.locator("#mail-off")).to_be_visible()
+    desk.screenshot(path=f"{shots}/desk-inbox.png", full_page=True)
+
+    desk.fill("#inbox-q", "sapphire")
+    desk.keyboard.press("Enter")
+    expect(desk.locator(".order-row")).to_have_count(1)
+    expect(desk.locator(".order-row")).to_contain_text("Bo Chen")
+    desk.click(f"text=#{second['number']}")
+    expect(desk.locator("#order-status")).to_have_text("Received — waiting for the jeweler")
+    select = desk.locator("#status-select option")
+    assert "Cancelled" not in " ".join(select.all_inner_texts())
+
+    desk.click("#cancel-zone summary")
+    desk.fill("#cancel-body", "The customer called to cancel.")
+    desk.click("#do-cancel")                       # the browser stops it: the tick is required
+    expect(desk.locator("#order-status")).to_have_text("Received — waiting for the jeweler")
+    desk.check("#cancel-confirm")
+    desk.click("#do-cancel")
+    expect(desk.locator("#order-status")).to_have_text("Cancelled")
+    expect(desk.locator("#order-panel")).to_contain_text("The customer called to cancel.")
+    desk.screenshot(path=f"{shots}/desk-cancelled.png", full_page=True)
+    desk.check("#undo-confirm")
+    desk.click("#do-undo-cancel")
+    expect(desk.locator("#order-status")).to_have_text("Received — waiting for the jeweler")
+
+    desk.goto(staff_url + "/staff/")
+    expect(desk.locator(".order-row.unread")).to_have_count(1)      # the one opened is read
+    expect(desk.locator(".order-row.unread")).to_contain_text(f"#{first['number']}")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    watch(phone, problems)
+    phone.goto(customer_url + "/")
+    phone.click("text=Find my order")
+    phone.fill("#find-email", "ana@example.com")
+    phone.click("#find-send")
+    expect(phone.locator("#find-answer, .banner")).to_contain_text("does not send e-mail")
+    phone.screenshot(path=f"{shots}/find-my-order-phone.png", full_page=True)
+    assert problems == []
