@@ -10,7 +10,7 @@ import secrets
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
@@ -177,6 +177,17 @@ def inbox(request: Request, status: str | None = None, q: str | None = Query(Non
     context["health"] = health.check(request.app.state.settings, store_of(request))
     context["mail"] = mail.status(store_of(request), request.app.state.smtp)
     return render(request, "staff/inbox.html", context)
+
+
+@pages.get("/orders.csv")
+def orders_export(request: Request, status: str | None = None, q: str | None = Query(None, max_length=100),
+                  sort: str = "newest", user: dict = Depends(staff_user)):
+    """The orders the inbox shows (same filters), as CSV for the bookkeeping; cost and
+    margin columns for admins."""
+    rows = orders.list_orders(store_of(request), status or None, limit=100_000, query=q, sort=sort)
+    body = orders.orders_csv(rows, with_cost=user["role"] == "admin")
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
 
 
 @pages.get("/inbox-rows")

@@ -253,6 +253,37 @@ def list_orders(store: Store, status: str | None = None, limit: int = 200, *, qu
     return rows
 
 
+CSV_COLUMNS = ["number", "placed_at", "updated_at", "status", "customer_name", "email", "phone", "piece_type",
+               "metal", "description", "currency", "total", "deposit", "price_book_version"]
+
+
+def orders_csv(rows: list[dict], *, with_cost: bool) -> str:
+    """The inbox rows as CSV for the store's bookkeeping (cost and margin for admins only).
+    A cell that starts like a formula is quoted with an apostrophe, so a spreadsheet shows
+    what the customer typed instead of running it."""
+    import csv
+    import io
+    columns = CSV_COLUMNS + (["cost_total", "margin"] if with_cost else [])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        quote = row["quote"]
+        values = {"number": row["number"], "placed_at": row["created_at"], "updated_at": row["updated_at"],
+                  "status": row["status"], "customer_name": row["customer_name"], "email": row["email"],
+                  "phone": row["phone"] or "", "piece_type": row["spec"]["piece_type"], "metal": row["spec"]["metal"],
+                  "description": row["description"], "currency": quote["currency"], "total": quote["total"],
+                  "deposit": quote.get("deposit", ""), "price_book_version": quote.get("price_book_version", ""),
+                  "cost_total": quote.get("cost_total", ""), "margin": quote.get("margin", "")}
+        writer.writerow([_cell(values[c]) for c in columns])
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def status_counts(store: Store) -> dict[str, int]:
     counts = {row["status"]: row["n"] for row in store.query(q.STATUS_COUNTS)}
     return {status: counts.get(status, 0) for status in STATUS_LABELS}

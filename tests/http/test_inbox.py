@@ -86,3 +86,30 @@ def test_the_order_page_lists_the_customers_other_orders(staff_session, three):
     page = client.get(f"/orders/{a}").text
     others = page.split('id="other-orders"')[1].split("</ul>")[0]
     assert f"#{c}" in others and f"#{b}" not in others and f"#{a}<" not in others
+
+
+def test_the_csv_export_follows_the_filters_and_is_safe_in_a_spreadsheet(staff, store, customer, running_worker,
+                                                                          staff_session):
+    import csv
+    import io
+
+    from appliance.ops import auth
+    from tests.conftest import STAFF_PASSWORD
+    client, headers = staff_session
+    a = place(customer, "platinum ring with a 1 carat round diamond", "=HYPERLINK(\"x\")", "ana@example.com")
+    b = place(customer, "yellow gold pendant with a pear sapphire", "Bo Chen", "bo@example.com")
+    client.post(f"/api/v1/orders/{b['number']}/accept", json={}, headers=headers)
+    answer = client.get("/orders.csv")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [int(r["number"]) for r in rows] == [b["number"], a["number"]]
+    assert rows[1]["customer_name"] == "'=HYPERLINK(\"x\")"            # shown, never run
+    assert rows[0]["status"] == "accepted" and rows[0]["total"] == b["quote"]["total"] and "cost_total" in rows[0]
+    only = list(csv.DictReader(io.StringIO(client.get("/orders.csv", params={"status": "accepted"}).text)))
+    assert [int(r["number"]) for r in only] == [b["number"]]
+    client.delete("/api/v1/session", headers=headers)
+    auth.create_user(store, "bench", STAFF_PASSWORD, "jeweler")
+    client.post("/api/v1/session", json={"username": "bench", "password": STAFF_PASSWORD})
+    bench_rows = list(csv.DictReader(io.StringIO(client.get("/orders.csv").text)))
+    assert "cost_total" not in bench_rows[0] and "margin" not in bench_rows[0]
