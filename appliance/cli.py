@@ -50,7 +50,12 @@ def build_worker(settings: Settings, store: Store):
 
 def build_apps(settings: Settings, store: Store, mail_sender=None):
     """(customer app, staff app) sharing one store (and the mail sender, when mail is on)."""
+    from appliance.studio.production import enabled_stages
     from web.app import create_customer_app, create_staff_app
+    try:
+        enabled_stages(settings.production_stages)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     apps = create_customer_app(settings, store), create_staff_app(settings, store)
     for app in apps:
         app.state.mail_sender = mail_sender

@@ -51,6 +51,9 @@ class Settings:
     keep_unordered_days: int = 30
     # Days a failed or cancelled round is kept (it drew nothing anyone can order).
     keep_failed_jobs_days: int = 7
+    # The production stages the bench works through, in order (comma-separated; any of
+    # cad, casting, setting, polishing, quality_check).
+    production_stages: str = "cad,casting,setting,polishing,quality_check"
     # E-mail: off until smtp_host is set. The password is read from its own file.
     smtp_host: str = ""
     smtp_port: int = 587

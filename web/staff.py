@@ -7,17 +7,20 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from datetime import date
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+import segno
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
 from appliance.jewelry.specs import Spec
 from appliance.ops import auth, health, mail
+from appliance.jewelry import catalog, ring_sizes
 from appliance.reader.facts import current_facts
-from appliance.studio import designs, jobs, orders, price_books, uploads
+from appliance.studio import designs, jobs, orders, price_books, production, uploads
 from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
 
 log = logging.getLogger(__name__)
@@ -127,8 +130,8 @@ def login_page(request: Request):
 @pages.post("/login")
 async def login(request: Request):
     form = await request.form()
-    username, password = str(form.get("username", "")), str(form.get("password", ""))
-    if not auth.csrf_matches(read_cookie(request, LOGIN_COOKIE), str(form.get("csrf_token", ""))):
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    if not auth.csrf_matches(read_cookie(request, LOGIN_COOKIE), str(form.get("csrf_token") or "")):
         error = "The login form expired; please try again."
         user = None
     elif wait := _login_wait(request, username):
@@ -162,6 +165,8 @@ def _inbox_context(request: Request, user: dict, status: str | None, q: str | No
     store = store_of(request)
     status = status or None
     rows = orders.list_orders(store, status, query=q, sort=sort or "newest")
+    for row in rows:
+        row["overdue"] = production.is_overdue(row)
     query = "&".join(f"{k}={quote_plus(v)}" for k, v in (("status", status), ("q", q), ("sort", sort)) if v)
     return {"user": user, "orders": rows, "status": status, "q": q or "", "sort": sort or "newest",
             "sorts": {"newest": "Newest first", "oldest": "Oldest first", "updated": "Recently active",
@@ -228,6 +233,9 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
             "can_cancel": "cancelled" in orders.TRANSITIONS[order["status"]],
             "undo_until": orders.cancel_undo_deadline(order) if user["role"] == "admin" else None,
             "others": orders.other_orders(store, order),
+            "stages": production.enabled_stages(request.app.state.settings.production_stages),
+            "deposit_methods": production.DEPOSIT_METHODS, "overdue": production.is_overdue(order),
+            "staff_names": auth.staff_names(store), "today": date.today().isoformat(),
             "statuses": orders.STATUS_LABELS, "action_error": None, **extra}
 
 
@@ -241,12 +249,12 @@ def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
 @pages.post("/orders/{number}/{action}")
 async def order_action(request: Request, number: int, action: str, user: dict = Depends(staff_writer)):
     form = await request.form()
-    text = str(form.get("body", ""))
+    text = str(form.get("body") or "")
     error = None
     try:
         if action in ("cancel", "undo-cancel") and form.get("confirm") != "yes":
             raise Invalid("confirm", "Tick the box to confirm: the customer is told at once.")
-        _apply_action(request, number, action, text, str(form.get("status", "")), user)
+        _apply_action(request, number, action, text, str(form.get("status") or ""), user)
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
     if not is_htmx(request):
@@ -290,6 +298,54 @@ def _do_action(store, notices, number: int, action: str, text: str, status: str,
     if action == "cancel":
         return orders.transition(store, number, "cancelled", actor_name=name, body=text, notices=notices)
     raise HTTPException(404, "No such action.")
+
+
+BENCH_FORMS = {
+    "stage": lambda store, n, form, name, stages: production.set_stage(
+        store, n, str(form.get("stage") or ""), stages=stages, actor_name=name),
+    "plan": lambda store, n, form, name, stages: production.plan(
+        store, n, str(form.get("due_date") or ""), str(form.get("assigned_to") or ""), actor_name=name),
+    "deposit": lambda store, n, form, name, stages: production.record_deposit(
+        store, n, str(form.get("amount") or ""), str(form.get("received_on") or ""), str(form.get("method") or ""),
+        actor_name=name),
+}
+
+
+@pages.post("/orders/{number}/bench/{what}")
+async def bench_action(request: Request, number: int, what: str, user: dict = Depends(staff_writer)):
+    """The bench card: the stage, the due date and jeweler, the deposit received."""
+    if what not in BENCH_FORMS:
+        raise HTTPException(404, "No such form.")
+    form = await request.form()
+    error = None
+    try:
+        BENCH_FORMS[what](store_of(request), number, form, user["username"],
+                          production.enabled_stages(request.app.state.settings.production_stages))
+    except (Invalid, Conflict) as exc:
+        error = getattr(exc, "message", str(exc))
+    if not is_htmx(request) and not error:
+        return RedirectResponse(f"{PREFIX}/orders/{number}", status_code=303)
+    return render(request, "staff/order.html", _order_context(request, number, user, bench_error=error),
+                  status_code=422 if error else 200)
+
+
+@pages.get("/orders/{number}/work-order")
+def work_order(request: Request, number: int, user: dict = Depends(staff_user)):
+    """The job envelope for the bench: printable on one page, with a QR code of the number."""
+    store = store_of(request)
+    order = orders.get_order(store, number=number)
+    spec = Spec.model_validate(order["current"]["spec"])
+    qr = segno.make(f"DIAMRA-ORDER-{number}", error="m").svg_inline(scale=4, dark="#000", light="#fff")
+    ring = None
+    if spec.piece_type == "ring" and spec.ring_size is not None:
+        ring = {"us": ring_sizes.from_us("us", spec.ring_size), "system": spec.size_system,
+                "label": ring_sizes.from_us(spec.size_system, spec.ring_size)}
+    metal_lines = [line for line in order["current"]["quote"]["lines"] if line["kind"] == "metal"]
+    return render(request, "staff/work_order.html", {
+        "user": user, "order": order, "spec": spec, "qr": qr, "ring": ring, "metal_lines": metal_lines,
+        "stone_rows": [s.model_dump() | {"carat_each": s.carat_each} for s in spec.stones],
+        "metal_label": catalog.METALS[spec.metal].label, "overdue": production.is_overdue(order),
+        "reading": _reading(store, order)})
 
 
 @pages.get("/uploads/{upload_id}.png")
@@ -366,6 +422,10 @@ def _staff_order_json(order: dict, reading: dict | None = None) -> dict:
         "events": [{k: e[k] for k in ("kind", "from_status", "to_status", "body", "actor", "actor_name", "created_at")}
                    for e in order["events"]],
         "created_at": order["created_at"],
+        "bench": {"stage": order["stage"], "due_date": order["due_date"], "assigned_to": order["assigned_to"],
+                  "overdue": production.is_overdue(order),
+                  "deposit": {"asked": order["current"]["quote"].get("deposit"), "received": order["deposit_received"],
+                              "received_on": order["deposit_received_on"], "method": order["deposit_method"]}},
     })
     return view
 
@@ -489,6 +549,44 @@ def api_undo_cancel(request: Request, number: int, body: ConfirmIn, user: dict =
     if not body.confirm:
         raise Invalid("confirm", "Undoing a cancellation tells the customer: send confirm: true.")
     return _staff_order_json(_apply_action(request, number, "undo-cancel", "", "", user))
+
+
+class StageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: str = Field(..., max_length=40)
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    due_date: str | None = Field(None, max_length=20)
+    assigned_to: str | None = Field(None, max_length=120)
+
+
+class DepositIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: str = Field(..., max_length=30)
+    received_on: str = Field(..., max_length=20)
+    method: str = Field(..., max_length=30)
+
+
+@api.post("/orders/{number}/stage")
+def api_stage(request: Request, number: int, body: StageIn, user: dict = Depends(staff_writer)):
+    """Move an order in production to one of the store's stages (production_stages)."""
+    return _staff_order_json(BENCH_FORMS["stage"](store_of(request), number, body.model_dump(), user["username"],
+                                                  production.enabled_stages(request.app.state.settings.production_stages)))
+
+
+@api.post("/orders/{number}/plan")
+def api_plan(request: Request, number: int, body: PlanIn, user: dict = Depends(staff_writer)):
+    """Set or clear the due date and the jeweler the order is assigned to."""
+    return _staff_order_json(BENCH_FORMS["plan"](store_of(request), number, body.model_dump(), user["username"], {}))
+
+
+@api.post("/orders/{number}/deposit")
+def api_deposit(request: Request, number: int, body: DepositIn, user: dict = Depends(staff_writer)):
+    """Record the deposit received: amount, day (YYYY-MM-DD) and method (cash, card,
+    bank_transfer, other). Nothing is charged."""
+    return _staff_order_json(BENCH_FORMS["deposit"](store_of(request), number, body.model_dump(), user["username"], {}))
 
 
 @api.get("/price-book")

@@ -51,6 +51,11 @@ def list_users(store: Store) -> list[dict]:
     return store.query(q.LIST_USERS)
 
 
+def staff_names(store: Store) -> list[str]:
+    """The names of the active staff accounts, for assigning an order."""
+    return [row["username"] for row in store.query(q.ACTIVE_STAFF_NAMES)]
+
+
 def authenticate(store: Store, username: str, password: str) -> dict | None:
     """The user row when the password matches, else None (same work either way)."""
     user = store.query_one(q.GET_USER_BY_NAME, {"username": username or ""})

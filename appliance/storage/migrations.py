@@ -187,6 +187,33 @@ CREATE INDEX outbox_by_order ON outbox (order_number);
 ALTER TABLE orders ADD COLUMN staff_seen_at TEXT;
 CREATE INDEX order_events_by_actor ON order_events (order_number, actor, created_at);
 """),
+    (7, "the bench: production stage, due date, assigned jeweler and the deposit received", """
+ALTER TABLE orders ADD COLUMN stage TEXT;
+ALTER TABLE orders ADD COLUMN due_date TEXT;
+ALTER TABLE orders ADD COLUMN assigned_to TEXT;
+ALTER TABLE orders ADD COLUMN deposit_received TEXT;
+ALTER TABLE orders ADD COLUMN deposit_received_on TEXT;
+ALTER TABLE orders ADD COLUMN deposit_method TEXT;
+-- The timeline gains stage, plan and deposit events: SQLite keeps a CHECK for good, so
+-- the table is rebuilt with the wider one (every row copied as it was).
+CREATE TABLE order_events_wide (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_number INTEGER NOT NULL REFERENCES orders(number),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'message', 'stage', 'plan', 'deposit')),
+    from_status TEXT,
+    to_status TEXT,
+    body TEXT,
+    actor TEXT NOT NULL CHECK (actor IN ('customer', 'staff', 'system')),
+    actor_name TEXT,
+    created_at TEXT NOT NULL
+);
+INSERT INTO order_events_wide (id, order_number, kind, from_status, to_status, body, actor, actor_name, created_at)
+    SELECT id, order_number, kind, from_status, to_status, body, actor, actor_name, created_at FROM order_events;
+DROP TABLE order_events;
+ALTER TABLE order_events_wide RENAME TO order_events;
+CREATE INDEX order_events_by_order ON order_events (order_number, id);
+CREATE INDEX order_events_by_actor ON order_events (order_number, actor, created_at);
+"""),
 ]
 
 _CREATE_RECORD = """

@@ -367,6 +367,14 @@ ORDER_SORTS = {
     "number": "o.number DESC",
 }
 STATUS_COUNTS = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status"
+SET_ORDER_STAGE = "UPDATE orders SET stage = :stage, updated_at = :now WHERE number = :number AND status = 'in_production'"
+SET_ORDER_PLAN = "UPDATE orders SET due_date = :due_date, assigned_to = :assigned_to, updated_at = :now WHERE number = :number"
+SET_ORDER_DEPOSIT = """
+UPDATE orders SET deposit_received = :amount, deposit_received_on = :received_on, deposit_method = :method,
+       updated_at = :now
+WHERE number = :number
+"""
+ACTIVE_STAFF_NAMES = "SELECT username FROM users WHERE disabled = 0 ORDER BY username"
 MARK_ORDER_SEEN = "UPDATE orders SET staff_seen_at = :now WHERE number = :number"
 OTHER_ORDERS_OF_EMAIL = """
 SELECT number, status, created_at FROM orders WHERE email = :email COLLATE NOCASE AND number != :number

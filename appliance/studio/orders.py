@@ -467,8 +467,9 @@ def public_view(order: dict) -> dict:
             {"kind": e["kind"], "from_status": e["from_status"], "to_status": e["to_status"], "body": e["body"],
              "actor": e["actor"], "actor_name": e["actor_name"] if e["actor"] != "staff" else "Jeweler",
              "created_at": e["created_at"]}
-            for e in order["events"]
+            for e in order["events"] if e["kind"] != "plan"       # due dates and assignments are the desk's
         ],
+        "stage": order.get("stage") if order["status"] == "in_production" else None,
     }
 
 

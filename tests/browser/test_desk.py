@@ -61,6 +61,13 @@ def test_the_desk_finds_cancels_and_undoes(servers, browser, jeweler, tmp_path):
     desk.click("#do-undo-cancel")
     expect(desk.locator("#order-status")).to_have_text("Received — waiting for the jeweler")
 
+    desk.click("#work-order-link")
+    expect(desk.locator("h1")).to_have_text(f"Work order #{second['number']}")
+    expect(desk.locator(".wo-qr svg")).to_be_visible()
+    desk.screenshot(path=f"{shots}/work-order.png", full_page=True)
+    pdf = desk.pdf(path=f"{shots}/work-order.pdf", format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000                # the concept image is in it
+
     desk.goto(staff_url + "/staff/")
     expect(desk.locator(".order-row.unread")).to_have_count(1)      # the one opened is read
     expect(desk.locator(".order-row.unread")).to_contain_text(f"#{first['number']}")

@@ -63,7 +63,7 @@ def shop(tmp_path_factory):
             "csrf": login.json()["csrf_token"],
             "real": {"design_id": design["id"], "job_id": design["job"]["id"], "image_id": image_id,
                      "token": order["token"], "number": str(order["number"]), "upload_id": photo["id"],
-                     "action": "messages"},
+                     "action": "messages", "what": "plan"},
         }
     worker.stop()
     store.close()
@@ -166,8 +166,8 @@ def test_every_form_route_answers_odd_input_without_a_server_error(shop):
             url = path
             for name in re.findall(r"{(\w+)}", path):
                 value = shop["real"][name] if real else "xX_" + name
-                if name == "action":
-                    value = "messages" if real else "launch"
+                if name in ("action", "what"):
+                    value = shop["real"][name] if real else "launch"
                 url = url.replace("{" + name + "}", value)
             headers = {"HX-Request": "true"} if htmx else {}
             if app == "staff":

@@ -98,8 +98,9 @@ def test_a_failing_migration_leaves_no_half_applied_schema(tmp_path, monkeypatch
 @pytest.mark.parametrize("name,index", [("NEXT_QUEUED_JOB", "jobs_by_status"), ("LIST_ORDERS", "orders_by_created"),
                                         ("ORDER_EVENTS", "order_events_by_order")])
 def test_hot_queries_use_their_index(store, name, index):
-    params = {"status": None, "limit": 10, "number": 1}
-    plan = " ".join(str(r[-1]) for r in store.connection().execute("EXPLAIN QUERY PLAN " + getattr(q, name), params))
+    params = {"status": None, "limit": 10, "number": 1, "query": None, "like": None}
+    sql = getattr(q, name).replace("{order}", q.ORDER_SORTS["newest"])
+    plan = " ".join(str(r[-1]) for r in store.connection().execute("EXPLAIN QUERY PLAN " + sql, params))
     assert index in plan
 
 
@@ -155,3 +156,33 @@ def test_checkpoints_move_to_a_background_thread(tmp_path):
     assert store._checkpointer.is_alive()
     store.close()
     assert not store._checkpointer.is_alive()
+
+
+def test_migration_7_keeps_every_timeline_event_and_widens_its_kinds(tmp_path, monkeypatch):
+    db = tmp_path / "diamra.db"
+    monkeypatch.setattr("appliance.storage.migrations.MIGRATIONS", MIGRATIONS[:6])
+    migrate(db, tmp_path / "backups")
+    conn = sqlite3.connect(db)
+    conn.executescript("""
+        INSERT INTO designs (id, description, spec_json, created_at, updated_at) VALUES ('d', 'ring', '{}', 't', 't');
+        INSERT INTO images (id, design_id, path, seed, generator, round, width, height, spec_json, created_at)
+            VALUES ('i', 'd', 'p.png', 1, 'sketch', 1, 8, 8, '{}', 't');
+        INSERT INTO orders (number, token, design_id, status, customer_name, email, current_version, created_at,
+                            updated_at) VALUES (1001, 'tok', 'd', 'accepted', 'Ana', 'a@example.com', 1, 't', 't');
+        INSERT INTO order_events (order_number, kind, to_status, body, actor, created_at)
+            VALUES (1001, 'status', 'submitted', 'hello', 'customer', 't1'), (1001, 'message', NULL, 'hi', 'staff', 't2');
+    """)
+    before = conn.execute("SELECT * FROM order_events ORDER BY id").fetchall()
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr("appliance.storage.migrations.MIGRATIONS", MIGRATIONS)
+    assert 7 in migrate(db, tmp_path / "backups")
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT * FROM order_events ORDER BY id").fetchall() == before
+    conn.execute("INSERT INTO order_events (order_number, kind, body, actor, created_at) "
+                 "VALUES (1001, 'stage', 'Casting', 'staff', 't3')")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO order_events (order_number, kind, actor, created_at) VALUES (1001, 'x', 'staff', 't')")
+    plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + q.ORDER_EVENTS, {"number": 1001}))
+    assert "order_events_by_order" in plan
+    conn.close()
