@@ -84,6 +84,10 @@ class Settings:
         return self.data_dir / "uploads"
 
     @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 

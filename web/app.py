@@ -67,7 +67,7 @@ def _templates() -> Jinja2Templates:
 
 # Routes that take a picture get room for one (the picture itself is checked in
 # appliance.studio.uploads); everything else is small JSON or a form.
-UPLOAD_PATHS = ("/references", "/masks", "/photo")
+UPLOAD_PATHS = ("/references", "/masks", "/photo", "/attachments")
 UPLOAD_BODY_BYTES = 11 * 1024 * 1024
 
 # Design, job, image and order ids are capabilities: a log shows only their first six
@@ -121,7 +121,8 @@ class Guard:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = CSP
+                if "content-security-policy" not in headers:     # a download may bring a stricter one
+                    headers["Content-Security-Policy"] = CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 # Order and design URLs are capabilities: never leak them in a Referer.

@@ -17,9 +17,9 @@ from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
 from appliance.reader.facts import SOURCES
-from appliance.studio import designs, jobs, orders, price_books, rounds, uploads
+from appliance.studio import attachments, designs, jobs, orders, price_books, rounds, uploads
 from web import materials
-from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
+from web.responses import attachment_response, is_htmx, mail_queued, notices_of, picture, render, store_of
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -274,7 +274,7 @@ async def order_from_page(request: Request, design_id: str):
 def _order_context(request: Request, token: str, **extra) -> dict:
     store = store_of(request)
     order = orders.get_order(store, token=token)
-    view = orders.public_view(order)
+    view = _public_order(store, token)
     return {"order": view, "token": token, "placed": request.query_params.get("placed") == "1",
             "description": order["current"]["description"], "message_error": None, "message": "", **extra}
 
@@ -301,6 +301,32 @@ async def order_message(request: Request, token: str):
     if not is_htmx(request):
         return RedirectResponse(f"/o/{token}", status_code=303)
     return render(request, "customer/_timeline.html", _order_context(request, token))
+
+
+def _public_order(store, token: str) -> dict:
+    """The order as its customer sees it, with the files the jeweler shared."""
+    order = orders.get_order(store, token=token)
+    view = orders.public_view(order)
+    view["attachments"] = [
+        {"id": a.id, "kind": a.kind, "filename": a.filename, "media_type": a.media_type, "note": a.note,
+         "url": f"/o/{token}/attachments/{a.id}", "awaits_approval": a.awaits_approval, "approved_at": a.approved_at,
+         "created_at": a.created_at}
+        for a in attachments.of_order(store, order["number"], customer_view=True)]
+    return view
+
+
+@pages.get("/o/{token}/attachments/{attachment_id}")
+def order_attachment(request: Request, token: str, attachment_id: str):
+    """A file the jeweler shared on this order."""
+    attachment = attachments.for_customer(store_of(request), token, attachment_id)
+    return attachment_response(request.app.state.settings.attachments_dir, attachment)
+
+
+@pages.post("/o/{token}/attachments/{attachment_id}/approve")
+def approve_attachment_page(request: Request, token: str, attachment_id: str):
+    attachments.approve(store_of(request), token, attachment_id, notices=notices_of(request))
+    mail_queued(request)
+    return RedirectResponse(f"/o/{token}", status_code=303)
 
 
 @pages.post("/o/{token}/revision")
@@ -513,7 +539,7 @@ def api_find_orders(request: Request, body: FindIn):
 @api.get("/orders/{token}")
 def api_order_status(request: Request, token: str):
     """The order as its customer sees it: status, quote, image and conversation."""
-    return orders.public_view(orders.get_order(store_of(request), token=token))
+    return _public_order(store_of(request), token)
 
 
 @api.post("/orders/{token}/messages", status_code=201)
@@ -521,16 +547,24 @@ def api_order_message(request: Request, token: str, body: MessageIn):
     """Reply to the jeweler."""
     store = store_of(request)
     order = orders.get_order(store, token=token)
-    updated = orders.add_message(store, order["number"], body.body, actor="customer", actor_name=order["customer_name"],
-                                 notices=notices_of(request))
+    orders.add_message(store, order["number"], body.body, actor="customer", actor_name=order["customer_name"],
+                       notices=notices_of(request))
     mail_queued(request)
-    return orders.public_view(updated)
+    return _public_order(store, token)
+
+
+@api.post("/orders/{token}/attachments/{attachment_id}/approve")
+def api_approve_attachment(request: Request, token: str, attachment_id: str):
+    """Approve the CAD render the jeweler shared (comments go as messages)."""
+    attachments.approve(store_of(request), token, attachment_id, notices=notices_of(request))
+    mail_queued(request)
+    return _public_order(store_of(request), token)
 
 
 @api.post("/orders/{token}/revision", status_code=201)
 def api_order_revision(request: Request, token: str, body: RevisionIn):
     """After a change request: submit the revised design as the order's next version."""
     store = store_of(request)
-    updated = orders.resubmit(store, token, body.image_id, note=body.note, notices=notices_of(request))
+    orders.resubmit(store, token, body.image_id, note=body.note, notices=notices_of(request))
     mail_queued(request)
-    return orders.public_view(updated)
+    return _public_order(store, token)

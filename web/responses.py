@@ -50,6 +50,19 @@ def mail_queued(request: Request) -> None:
         sender.wake()
 
 
+def attachment_response(folder, attachment) -> FileResponse:
+    """A file from the bench: a picture shown in the page, a PDF only ever downloaded
+    (and sandboxed, should a browser open it anyway)."""
+    path = folder / attachment.path
+    if not path.is_file():
+        raise NotFound("That file is no longer kept.")
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if attachment.media_type == "application/pdf":
+        headers["Content-Disposition"] = f'attachment; filename="{attachment.filename}"'
+        headers["Content-Security-Policy"] = "sandbox"
+    return FileResponse(path, media_type=attachment.media_type, headers=headers)
+
+
 def store_of(request: Request) -> Store:
     """The app's store (opened once at startup)."""
     return request.app.state.store

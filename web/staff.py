@@ -20,8 +20,8 @@ from appliance.jewelry.specs import Spec
 from appliance.ops import auth, health, mail
 from appliance.jewelry import catalog, ring_sizes
 from appliance.reader.facts import current_facts
-from appliance.studio import designs, jobs, orders, price_books, production, uploads
-from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
+from appliance.studio import attachments, designs, jobs, orders, price_books, production, uploads
+from web.responses import attachment_response, is_htmx, mail_queued, notices_of, picture, render, store_of
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,7 @@ def _order_context(request: Request, number: int, user: dict, **extra) -> dict:
             "can_cancel": "cancelled" in orders.TRANSITIONS[order["status"]],
             "undo_until": orders.cancel_undo_deadline(order) if user["role"] == "admin" else None,
             "others": orders.other_orders(store, order),
+            "attachments": attachments.of_order(store, number), "attachment_kinds": attachments.KINDS,
             "stages": production.enabled_stages(request.app.state.settings.production_stages),
             "deposit_methods": production.DEPOSIT_METHODS, "overdue": production.is_overdue(order),
             "staff_names": auth.staff_names(store), "today": date.today().isoformat(),
@@ -244,6 +245,33 @@ def order_page(request: Request, number: int, user: dict = Depends(staff_user)):
     context = _order_context(request, number, user)
     orders.mark_seen(store_of(request), number)
     return render(request, "staff/order.html", context)
+
+
+async def _attach(request: Request, number: int, form, user: dict):
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise Invalid("file", "Choose a photo, a CAD render or a PDF to attach.")
+    data = await upload.read(attachments.MAX_BYTES + 1)
+    shown = str(form.get("shown_to_customer") or "").lower() in ("yes", "true", "1", "on")
+    made = attachments.attach(store_of(request), request.app.state.settings.attachments_dir, number, data,
+                              filename=upload.filename, kind=str(form.get("kind") or ""), shown_to_customer=shown,
+                              note=str(form.get("note") or ""), actor_name=user["username"],
+                              notices=notices_of(request))
+    mail_queued(request)
+    return made
+
+
+@pages.post("/orders/{number}/attachments")
+async def attach_page(request: Request, number: int, user: dict = Depends(staff_writer)):
+    """Attach a photo, a CAD render or a PDF from the bench to the order's timeline."""
+    form = await request.form()
+    try:
+        await _attach(request, number, form, user)
+    except (Invalid, Conflict) as exc:
+        return render(request, "staff/order.html",
+                      _order_context(request, number, user, attach_error=getattr(exc, "message", str(exc))),
+                      status_code=422)
+    return RedirectResponse(f"{PREFIX}/orders/{number}", status_code=303)
 
 
 @pages.post("/orders/{number}/{action}")
@@ -327,6 +355,12 @@ async def bench_action(request: Request, number: int, what: str, user: dict = De
         return RedirectResponse(f"{PREFIX}/orders/{number}", status_code=303)
     return render(request, "staff/order.html", _order_context(request, number, user, bench_error=error),
                   status_code=422 if error else 200)
+
+
+@pages.get("/attachments/{attachment_id}")
+def attachment_file(request: Request, attachment_id: str, user: dict = Depends(staff_user)):
+    attachment = attachments.get_attachment(store_of(request), attachment_id)
+    return attachment_response(request.app.state.settings.attachments_dir, attachment)
 
 
 @pages.get("/orders/{number}/work-order")
@@ -506,6 +540,7 @@ def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     orders.mark_seen(store, number)
     view = _staff_order_json(order, _reading(store, order))
     view["disagreements"] = orders.disagreements(store, order)
+    view["attachments"] = [_attachment_json(a) for a in attachments.of_order(store, number)]
     view["inputs"] = {kind: f"{PREFIX}/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}
     return view
 
@@ -587,6 +622,21 @@ def api_deposit(request: Request, number: int, body: DepositIn, user: dict = Dep
     """Record the deposit received: amount, day (YYYY-MM-DD) and method (cash, card,
     bank_transfer, other). Nothing is charged."""
     return _staff_order_json(BENCH_FORMS["deposit"](store_of(request), number, body.model_dump(), user["username"], {}))
+
+
+@api.post("/orders/{number}/attachments", status_code=201)
+async def api_attach(request: Request, number: int, user: dict = Depends(staff_writer)):
+    """Attach a file from the bench (multipart: `file`; `kind` photo or cad for a picture,
+    a PDF is recognised; `note`; `shown_to_customer` yes/no). A CAD render shown to the
+    customer waits for their approval."""
+    form = await request.form()
+    return _attachment_json(await _attach(request, number, form, user))
+
+
+def _attachment_json(a) -> dict:
+    return {"id": a.id, "kind": a.kind, "filename": a.filename, "media_type": a.media_type, "size_bytes": a.size_bytes,
+            "shown_to_customer": a.shown_to_customer, "note": a.note, "approved_at": a.approved_at,
+            "created_by": a.created_by, "created_at": a.created_at, "url": f"{PREFIX}/attachments/{a.id}"}
 
 
 @api.get("/price-book")

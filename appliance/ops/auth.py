@@ -101,8 +101,9 @@ def end_session(store: Store, token: str | None) -> None:
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
-    """Constant-time comparison of the session's CSRF token with the one sent."""
-    return bool(expected and given and hmac.compare_digest(expected, given))
+    """Constant-time comparison of the session's CSRF token with the one sent (as bytes:
+    compare_digest refuses a str with non-ASCII characters, which anyone can send)."""
+    return bool(expected and given and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")))
 
 
 class LoginThrottle:

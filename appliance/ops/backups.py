@@ -27,7 +27,7 @@ from appliance.storage.migrations import MIGRATIONS
 
 ARCHIVE_PREFIX = "diamra-backup-"
 MANIFEST = "MANIFEST.json"
-FOLDERS = ("images", "uploads")
+FOLDERS = ("images", "uploads", "attachments")
 SETTINGS_FILE = "diamra.toml"
 LAST_GOOD = "last-good.json"
 

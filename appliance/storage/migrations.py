@@ -199,7 +199,8 @@ ALTER TABLE orders ADD COLUMN deposit_method TEXT;
 CREATE TABLE order_events_wide (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     order_number INTEGER NOT NULL REFERENCES orders(number),
-    kind TEXT NOT NULL CHECK (kind IN ('status', 'message', 'stage', 'plan', 'deposit')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'message', 'stage', 'plan', 'deposit', 'attachment',
+                                       'approval')),
     from_status TEXT,
     to_status TEXT,
     body TEXT,
@@ -213,6 +214,22 @@ DROP TABLE order_events;
 ALTER TABLE order_events_wide RENAME TO order_events;
 CREATE INDEX order_events_by_order ON order_events (order_number, id);
 CREATE INDEX order_events_by_actor ON order_events (order_number, actor, created_at);
+-- Files from the bench (a photo, a CAD render, a PDF) on an order's timeline.
+CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    order_number INTEGER NOT NULL REFERENCES orders(number),
+    kind TEXT NOT NULL CHECK (kind IN ('photo', 'cad', 'pdf')),
+    path TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    shown_to_customer INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    approved_at TEXT,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX attachments_by_order ON attachments (order_number, created_at);
 """),
 ]
 

@@ -374,6 +374,14 @@ UPDATE orders SET deposit_received = :amount, deposit_received_on = :received_on
        updated_at = :now
 WHERE number = :number
 """
+INSERT_ATTACHMENT = """
+INSERT INTO attachments (id, order_number, kind, path, media_type, filename, size_bytes, shown_to_customer, note,
+                         created_by, created_at)
+VALUES (:id, :number, :kind, :path, :media_type, :filename, :size_bytes, :shown, :note, :created_by, :now)
+"""
+GET_ATTACHMENT = "SELECT * FROM attachments WHERE id = :id"
+ATTACHMENTS_OF_ORDER = "SELECT * FROM attachments WHERE order_number = :number ORDER BY created_at"
+APPROVE_ATTACHMENT = "UPDATE attachments SET approved_at = :now WHERE id = :id AND approved_at IS NULL"
 ACTIVE_STAFF_NAMES = "SELECT username FROM users WHERE disabled = 0 ORDER BY username"
 MARK_ORDER_SEEN = "UPDATE orders SET staff_seen_at = :now WHERE number = :number"
 OTHER_ORDERS_OF_EMAIL = """

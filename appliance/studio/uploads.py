@@ -33,7 +33,7 @@ class Upload:
     height: int
 
 
-def _decode(data: bytes, field: str) -> Image.Image:
+def decode_picture(data: bytes, field: str) -> Image.Image:
     if not data:
         raise Invalid(field, "The file is empty.")
     if len(data) > MAX_BYTES:
@@ -58,7 +58,7 @@ def accept(store: Store, uploads_dir: Path, design_id: str, kind: str, data: byt
     """Validate, normalise and store a reference photo or a mask for a design."""
     get_design(store, design_id)
     field = "file"
-    image = _decode(data, field)
+    image = decode_picture(data, field)
     if kind == "mask":
         image = image.convert("L").point(lambda v: 255 if v >= 128 else 0)
         if image.getbbox() is None:

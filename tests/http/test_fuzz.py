@@ -56,6 +56,11 @@ def shop(tmp_path_factory):
                            files={"file": ("r.png", _png(), "image/png")}).json()
         login = httpx.post(staff_server.url + "/staff/api/v1/session",
                            json={"username": "jeweler", "password": STAFF_PASSWORD})
+        attachment = httpx.post(f"{staff_server.url}/staff/api/v1/orders/{order['number']}/attachments",
+                                headers={"Cookie": f"diamra_staff_session={login.cookies['diamra_staff_session']}",
+                                         "X-CSRF-Token": login.json()["csrf_token"]},
+                                files={"file": ("cad.png", _png(), "image/png")},
+                                data={"kind": "cad", "shown_to_customer": "yes"}).json()
         yield {
             "customer": customer_server.url, "staff": staff_server.url,
             "staff_headers": {"Cookie": f"diamra_staff_session={login.cookies['diamra_staff_session']}",
@@ -63,7 +68,7 @@ def shop(tmp_path_factory):
             "csrf": login.json()["csrf_token"],
             "real": {"design_id": design["id"], "job_id": design["job"]["id"], "image_id": image_id,
                      "token": order["token"], "number": str(order["number"]), "upload_id": photo["id"],
-                     "action": "messages", "what": "plan"},
+                     "action": "messages", "what": "plan", "attachment_id": attachment["id"]},
         }
     worker.stop()
     store.close()
@@ -176,7 +181,8 @@ def test_every_form_route_answers_odd_input_without_a_server_error(shop):
                     form = {**form, "csrf_token": shop["csrf"]}
             if multipart:
                 response = httpx.post(base + url, data=form, headers=headers,
-                                      files={"photo": ("p.png", _png(), "image/png")})
+                                      files={"photo": ("p.png", _png(), "image/png"),
+                                             "file": ("f.png", _png(), "image/png")})
             else:
                 response = httpx.post(base + url, data=form, headers=headers)
             sent += 1

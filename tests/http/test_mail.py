@@ -379,3 +379,27 @@ def test_a_cancellation_and_its_undoing_are_mailed_with_the_reason(shop, inbox):
     shop.staff.post(f"/api/v1/orders/{n}/undo-cancel", json={"confirm": True}, headers=shop.csrf)
     box.wait_for(4)
     assert "is active again" in box.mails[-1]["Subject"] and box.mails[-1]["To"] == "ana@example.com"
+
+
+def test_a_cad_render_to_approve_is_mailed_and_the_approval_reaches_the_store(shop, inbox):
+    import io as _io
+
+    from PIL import Image
+    box, _ = inbox
+    order = shop.order()
+    box.wait_for(2)
+    buffer = _io.BytesIO()
+    Image.new("RGB", (600, 600), (200, 170, 90)).save(buffer, format="PNG")
+    made = shop.staff.post(f"/api/v1/orders/{order['number']}/attachments", headers=shop.csrf,
+                           files={"file": ("cad.png", buffer.getvalue(), "image/png")},
+                           data={"kind": "cad", "shown_to_customer": "yes"}).json()
+    box.wait_for(3)
+    assert box.mails[-1]["Subject"].startswith(f"Please approve the design for your order #{order['number']}")
+    assert box.mails[-1]["To"] == "ana@example.com"
+    shop.staff.post(f"/api/v1/orders/{order['number']}/attachments", headers=shop.csrf,
+                    files={"file": ("bench.png", buffer.getvalue(), "image/png")}, data={"kind": "photo"})
+    shop.customer.post(f"/api/v1/orders/{order['token']}/attachments/{made['id']}/approve")
+    box.wait_for(4)
+    time.sleep(0.3)
+    assert len(box.mails) == 4                         # the bench-only photo mailed no one
+    assert box.mails[-1]["To"] == "desk@example.com" and "approved the CAD render" in box.mails[-1]["Subject"]

@@ -39,3 +39,10 @@ def test_an_expired_session_is_dead(store):
     user_id = auth.create_user(store, "jeweler", "a long staff password")
     token, _ = auth.start_session(store, user_id, hours=0)
     assert auth.session_user(store, token) is None
+
+
+def test_a_csrf_token_with_non_ascii_characters_is_refused_not_an_error():
+    """Found by the form fuzz: '\\x80' as the token raised TypeError (a 500) in compare_digest."""
+    from appliance.ops.auth import csrf_matches
+    assert csrf_matches("abc", "\x80") is False and csrf_matches("abc", "é") is False
+    assert csrf_matches("abc", "abc") is True
