@@ -11,6 +11,7 @@ import re
 
 from fastapi import APIRouter, File, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
+import segno
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid, NotFound
@@ -313,6 +314,16 @@ def _public_order(store, token: str) -> dict:
          "created_at": a.created_at}
         for a in attachments.of_order(store, order["number"], customer_view=True)]
     return view
+
+
+@pages.get("/o/{token}/quote")
+def order_quote(request: Request, token: str):
+    """The order's quote as a page to print or save as PDF, with a QR code of its link."""
+    context = _order_context(request, token)
+    link = f"{notices_of(request).public_url or str(request.base_url).rstrip('/')}/o/{token}"
+    context["qr"] = segno.make(link, error="m").svg_inline(scale=3, dark="#000", light="#fff")
+    context["budget"] = None
+    return render(request, "customer/quote_print.html", context)
 
 
 @pages.get("/o/{token}/attachments/{attachment_id}")

@@ -80,4 +80,9 @@ def test_the_desk_finds_cancels_and_undoes(servers, browser, jeweler, tmp_path):
     phone.click("#find-send")
     expect(phone.locator("#find-answer, .banner")).to_contain_text("does not send e-mail")
     phone.screenshot(path=f"{shots}/find-my-order-phone.png", full_page=True)
+    phone.goto(f"{customer_url}/o/{first['token']}/quote")
+    expect(phone.locator("#quote-total")).to_be_visible()
+    quote_pdf = phone.pdf(path=f"{shots}/quote.pdf", format="A4")
+    assert quote_pdf.startswith(b"%PDF") and len(quote_pdf) > 20_000
+    phone.screenshot(path=f"{shots}/quote-phone.png", full_page=True)
     assert problems == []

@@ -108,3 +108,13 @@ def test_another_orders_token_cannot_reach_a_file(customer, staff_session, order
     other = place(customer, "silver bangle", "Bo", "bo@example.com")
     assert customer.get(f"/o/{other['token']}/attachments/{shared['id']}").status_code == 404
     assert customer.post(f"/api/v1/orders/{other['token']}/attachments/{shared['id']}/approve").status_code == 404
+
+
+def test_the_customer_prints_their_quote_without_the_cost_side(customer, order):  # noqa: F811
+    page = customer.get(f"/o/{order['token']}/quote")
+    assert page.status_code == 200
+    text = page.text
+    assert f"Quote for order #{order['number']}" in text and 'id="quote-total"' in text and "<svg" in text
+    assert not any(word in text.lower() for word in ("cost", "margin", "markup"))
+    assert 'href="/o/' + order["token"] + '/quote"' in customer.get(f"/o/{order['token']}").text
+    assert customer.get("/o/nope/quote").status_code == 404
