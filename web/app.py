@@ -20,7 +20,7 @@ from appliance.ops import auth
 from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
-from web import clients, customer, materials, price_book, staff
+from web import clients, customer, materials, people, price_book, staff
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -243,7 +243,9 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     app.state.smtp = SmtpSettings.from_settings(settings)
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
+    app.include_router(people.pages)
     app.include_router(staff.api)
+    app.include_router(people.api)
 
     @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)
     def under_staff(request: Request, rest: str):

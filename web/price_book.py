@@ -19,6 +19,7 @@ from appliance.jewelry import price_book as rules
 from appliance.jewelry.price_book import PriceBookError, validate_price_book
 from appliance.studio import price_books
 from web.responses import is_htmx, render, store_of
+from appliance.ops import people
 from web.staff import PREFIX, staff_user, staff_writer
 
 pages = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -130,6 +131,7 @@ async def save(request: Request, user: dict = Depends(staff_writer)):
         if problem:
             raise problem
         saved = price_books.save(store, book, created_by=user["username"])
+        people.record(store, user["username"], "price book saved", f"version {saved.version}")
     except (Invalid, PriceBookError) as exc:
         context = _context(request, user, book, error=exc.message, error_field=_form_field(exc.field))
         return render(request, "staff/price_book.html", context, status_code=422)

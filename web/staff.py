@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.errors import Conflict, Invalid
 from appliance.jewelry.specs import Spec
-from appliance.ops import auth, health, mail
+from appliance.ops import auth, health, mail, people
 from appliance.jewelry import catalog, ring_sizes
 from appliance.reader.facts import current_facts
 from appliance.studio import attachments, designs, jobs, orders, price_books, production, uploads
@@ -206,7 +206,8 @@ def inbox_rows(request: Request, status: str | None = None, q: str | None = Quer
 @pages.post("/mail/retry")
 def mail_retry(request: Request, user: dict = Depends(staff_writer)):
     """Try every failing mail again now (after the store fixed its mail settings, say)."""
-    mail.retry_now(store_of(request))
+    count = mail.retry_now(store_of(request))
+    people.record(store_of(request), user["username"], "mail retried", None, f"{count} mails")
     mail_queued(request)
     return RedirectResponse(f"{PREFIX}/", status_code=303)
 
@@ -301,6 +302,7 @@ def _apply_action(request: Request, number: int, action: str, text: str, status:
         if user["role"] != "admin":
             raise HTTPException(403, "Only an admin can undo a cancellation.")
         order = orders.undo_cancel(store_of(request), number, actor_name=user["username"], notices=notices_of(request))
+        people.record(store_of(request), user["username"], "cancellation undone", f"order {number}")
         mail_queued(request)
         return order
     order = _do_action(store_of(request), notices_of(request), number, action, text, status, user["username"])
@@ -528,6 +530,7 @@ def api_mail(request: Request, user: dict = Depends(staff_user)):
 def api_mail_retry(request: Request, user: dict = Depends(staff_writer)):
     """Put every failing or given-up mail back in the queue, to be sent now."""
     count = mail.retry_now(store_of(request))
+    people.record(store_of(request), user["username"], "mail retried", None, f"{count} mails")
     mail_queued(request)
     return {"requeued": count}
 
@@ -652,4 +655,5 @@ def api_put_price_book(request: Request, body: dict, user: dict = Depends(staff_
     if user["role"] != "admin":
         raise HTTPException(403, "Only an admin can change the price book.")
     book = price_books.save(store_of(request), body.get("book", body), created_by=user["username"])
+    people.record(store_of(request), user["username"], "price book saved", f"version {book.version}")
     return {"version": book.version, "created_at": book.created_at, "created_by": book.created_by, "book": book.book}

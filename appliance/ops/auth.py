@@ -51,6 +51,13 @@ def list_users(store: Store) -> list[dict]:
     return store.query(q.LIST_USERS)
 
 
+def set_password(store: Store, user_id: int, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid("password", f"Use at least {MIN_PASSWORD} characters.")
+    with store.write(durable=True) as db:
+        db.execute(q.UPDATE_USER_PASSWORD, {"id": user_id, "password_hash": _hasher.hash(password)})
+
+
 def staff_names(store: Store) -> list[str]:
     """The names of the active staff accounts, for assigning an order."""
     return [row["username"] for row in store.query(q.ACTIVE_STAFF_NAMES)]

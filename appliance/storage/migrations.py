@@ -231,6 +231,21 @@ CREATE TABLE attachments (
 );
 CREATE INDEX attachments_by_order ON attachments (order_number, created_at);
 """),
+    (8, "the audit log: who changed what on the desk", """
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT
+);
+CREATE INDEX audit_log_by_time ON audit_log (at);
+CREATE TRIGGER audit_log_is_kept BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_is_not_deleted BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""),
 ]
 
 _CREATE_RECORD = """

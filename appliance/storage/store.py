@@ -412,3 +412,14 @@ WHERE s.token_hash = :token_hash AND s.expires_at > :now AND u.disabled = 0
 """
 DELETE_SESSION = "DELETE FROM sessions WHERE token_hash = :token_hash"
 DELETE_EXPIRED_SESSIONS = "DELETE FROM sessions WHERE expires_at <= :now"
+SESSIONS_OF_USER = """
+SELECT token_hash, created_at, expires_at FROM sessions WHERE user_id = :user_id AND expires_at > :now
+ORDER BY created_at DESC
+"""
+DELETE_SESSION_OF_USER = "DELETE FROM sessions WHERE user_id = :user_id AND substr(token_hash, 1, 16) = :short"
+DELETE_SESSIONS_OF_USER = "DELETE FROM sessions WHERE user_id = :user_id AND token_hash != :keep"
+SET_USER_ROLE = "UPDATE users SET role = :role WHERE username = :username"
+SET_USER_DISABLED = "UPDATE users SET disabled = :disabled WHERE username = :username"
+COUNT_ACTIVE_ADMINS = "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0"
+INSERT_AUDIT = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (:now, :actor, :action, :target, :detail)"
+RECENT_AUDIT = "SELECT * FROM audit_log ORDER BY id DESC LIMIT :limit"
