@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import Headers, MutableHeaders
 
 from appliance.config import Settings
+from appliance.jewelry.pricing import format_money as money
 from appliance.ops import auth
 from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
@@ -46,15 +47,6 @@ HTMX_CONFIG = json.dumps({
         {"code": "[45]..", "swap": False, "error": True},
     ],
 })
-
-
-def money(value, currency: str = "USD") -> str:
-    """'1234.5' -> '$1,234.50' (or '1,234.50 EUR' for currencies without a symbol here)."""
-    from decimal import Decimal
-    amount = Decimal(str(value))
-    symbol = {"USD": "$", "CAD": "$", "AUD": "$", "EUR": "€", "GBP": "£"}.get(currency)
-    text = f"{amount:,.2f}"
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
 
 
 def _templates() -> Jinja2Templates:

@@ -231,3 +231,11 @@ def quote(spec: Spec, book: dict, *, version: int | None = None, today: date | N
         price_book_version=version,
         flags=feasibility.check(spec, sum(line.weight_g or 0 for line in lines if line.kind == "metal")),
     )
+
+
+def format_money(value, currency: str = "USD") -> str:
+    """'1234.5' -> '$1,234.50' (or '1,234.50 EUR' for currencies without a symbol here)."""
+    amount = Decimal(str(value))
+    symbol = {"USD": "$", "CAD": "$", "AUD": "$", "EUR": "€", "GBP": "£"}.get(currency)
+    text = f"{amount:,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"

@@ -117,7 +117,7 @@ def _shared_mail(notices: Notices, order: dict, kind: str, note: str | None) -> 
                      "it, or write what should change, on your order's page.") if asks else
                     f"The jeweler shared a {KINDS[kind].lower()} of your order #{number} on your order's page.",
                     *([f"Their note: {note}"] if note else []),
-                ], ("Your order", notices.order_link(order["token"])), number)
+                ], (f"Open your order #{number}", notices.order_link(order["token"])), number)
 
 
 def get_attachment(store: Store, attachment_id: str) -> Attachment:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from appliance.jewelry.pricing import format_money
 from appliance.storage import store as q
 from appliance.storage.store import now
 
@@ -82,7 +83,7 @@ def queue(db, notices: Notices, mails: list[Mail]) -> int:
 
 
 def _money(quote: dict) -> str:
-    return f"{quote['total']} {quote['currency']}"
+    return format_money(quote["total"], quote["currency"])
 
 
 def _who(order: dict) -> str:
@@ -98,7 +99,7 @@ def order_placed(notices: Notices, order: dict, quote: dict, description: str) -
             "they may accept it, ask you about a change, or write to you.",
             f"Quoted total: {_money(quote)}. The jeweler confirms every detail before making your piece.",
             "Keep this mail: the link below is your private page for this order. Anyone with the link can see it.",
-        ], ("Your order", link), number),
+        ], (f"Open your order #{number}", link), number),
         Mail("store_new_order", notices.store_email, f"New order #{number} from {order['customer_name']}", [
             f"A new order #{number} arrived from {order['customer_name']} ({order['email']}"
             f"{', ' + order['phone'] if order.get('phone') else ''}).",
@@ -128,12 +129,12 @@ def staff_message(notices: Notices, order: dict, body: str) -> list[Mail]:
     return [Mail("customer_message", order["email"], f"A message about your order #{order['number']}",
                  [f"Hello {_who(order)},", f"The jeweler wrote about your order #{order['number']}:", body,
                   "You can answer on your order's page."],
-                 ("Your order", notices.order_link(order["token"])), order["number"])]
+                 (f"Open your order #{order['number']}", notices.order_link(order["token"])), order["number"])]
 
 
 def status_changed(notices: Notices, order: dict, to_status: str, body: str | None) -> list[Mail]:
     """The customer's mail for a move to `to_status`; none for moves they need not hear of."""
-    number, link = order["number"], ("Your order", notices.order_link(order["token"]))
+    number, link = order["number"], (f"Open your order #{order['number']}", notices.order_link(order["token"]))
     hello = f"Hello {_who(order)},"
     note = [f"The jeweler's note: {body}"] if body else []
     quote = order["current"]["quote"]
@@ -141,7 +142,8 @@ def status_changed(notices: Notices, order: dict, to_status: str, body: str | No
         deposit = quote.get("deposit")
         return [Mail("accepted", order["email"], f"Your order #{number} is accepted", [
             hello, f"Good news: the jeweler accepted your order #{number} ({_money(quote)}).", *note,
-            (f"What happens next: the store asks a deposit of {deposit} {quote['currency']} to start making your "
+            (f"What happens next: the store asks a deposit of {format_money(deposit, quote['currency'])} to start "
+             "making your "
              "piece; they will tell you how to pay it. Then your piece goes into production, and you will hear "
              "from us when it is ready for pickup.") if deposit else
             ("What happens next: your piece goes into production, and you will hear from us when it is ready "
@@ -185,7 +187,7 @@ def reinstated(notices: Notices, order: dict, status_label: str) -> list[Mail]:
     return [Mail("reinstated", order["email"], f"Your order #{number} is active again", [
         f"Hello {_who(order)},", f"We are sorry for the confusion: your order #{number} was cancelled by mistake, "
         "and the cancellation has been undone. Nothing else about your order changed.",
-    ], ("Your order", notices.order_link(order["token"])), number)]
+    ], (f"Open your order #{number}", notices.order_link(order["token"])), number)]
 
 
 def orders_of_address(notices: Notices, email: str, rows: list[dict]) -> list[Mail]:

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from appliance.errors import Conflict, Invalid
+from appliance.jewelry.pricing import format_money
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 from appliance.studio.orders import get_order
@@ -112,7 +113,7 @@ def record_deposit(store: Store, number: int, amount: str | None, received_on: s
         stamp = now()
         db.execute(q.SET_ORDER_DEPOSIT, {"number": number, "amount": str(money), "received_on": day.isoformat(),
                                          "method": method, "now": stamp})
-        _event(db, number, "deposit", f"Deposit of {money} {currency} received on {day.isoformat()} "
+        _event(db, number, "deposit", f"Deposit of {format_money(money, currency)} received on {day.isoformat()} "
                f"({DEPOSIT_METHODS[method].lower()}).", actor_name, stamp)
     log.info("order %s: deposit recorded by %s", number, actor_name)
     return get_order(store, number=number)

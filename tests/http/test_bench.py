@@ -99,7 +99,7 @@ def test_the_deposit_is_recorded_not_charged(staff_session, making):
     done = client.post(f"/api/v1/orders/{n}/deposit", json={"amount": "1,000.5", "received_on": today,
                                                              "method": "bank_transfer"}, headers=headers).json()
     assert done["bench"]["deposit"]["received"] == "1000.50" and done["bench"]["deposit"]["method"] == "bank_transfer"
-    assert "Deposit of 1000.50" in done["events"][-1]["body"]
+    assert "Deposit of $1,000.50" in done["events"][-1]["body"]
     page = client.get(f"/orders/{n}").text
     assert "received $1,000.50 on " + today in page
 

@@ -166,7 +166,7 @@ def test_every_event_of_an_order_mails_the_other_side(shop, inbox):
     mail = box.mails[-1]
     deposit = accepted.json()["quote"]["deposit"]
     assert mail["Subject"].startswith(f"Your order #{number} is accepted")
-    assert f"deposit of {deposit}" in text_of(mail) and "Lovely choice." in text_of(mail)
+    assert f"deposit of ${float(deposit):,.2f}" in text_of(mail) and "Lovely choice." in text_of(mail)
     shop.staff.post(f"/api/v1/orders/{number}/messages", json={"body": "Casting is on Tuesday."}, headers=shop.csrf)
     for status, subject in (("in_production", "is being made"), ("ready", "is ready for pickup")):
         shop.staff.post(f"/api/v1/orders/{number}/status", json={"status": status}, headers=shop.csrf)
