@@ -138,7 +138,10 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise RuntimeError(f"wrk printed a latency this bench cannot read: {text!r}")
+    number, unit = match.groups()
     return float(number) * UNITS[unit]
 
 
@@ -155,10 +158,11 @@ async def load_wrk(port: int, paths: list[str], bodies: list[list[bytes]], secon
     if "Requests/sec" not in out:
         raise RuntimeError(f"wrk gave no figures:\n{out}")
     os.unlink(script.name)
-    latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out)
+    latency = re.search(r"^[ \t]*Latency[ \t]+\S+[ \t]+\S+[ \t]+(\S+)", out, re.M)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)), "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+            "p50": _ms(re.search(r"^[ \t]*50%[ \t]+(\S+)", out, re.M).group(1)),
+            "p99": _ms(re.search(r"^[ \t]*99%[ \t]+(\S+)", out, re.M).group(1)),
             "max": _ms(latency.group(1)), "n": int(re.search(r"(\d+) requests in", out).group(1)),
             "errors": int(errors.group(1)) if errors else 0}
 
