@@ -86,3 +86,68 @@ def test_the_desk_finds_cancels_and_undoes(servers, browser, jeweler, tmp_path):
     assert quote_pdf.startswith(b"%PDF") and len(quote_pdf) > 20_000
     phone.screenshot(path=f"{shots}/quote-phone.png", full_page=True)
     assert problems == []
+
+
+def test_the_bench_works_an_order_through_and_the_customer_approves_the_cad(servers, browser, jeweler, tmp_path):
+    import io
+
+    from PIL import Image
+    customer_url, staff_url = servers
+    shots = os.environ.get("DIAMRA_SHOTS") or tmp_path
+    placed = place(customer_url, "rose gold ring, oval lab diamond about 1.5 carat", "Ana Lima", "ana@example.com")
+    n = placed["number"]
+    render = tmp_path / "cad-render.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 600), (210, 170, 120)).save(buffer, format="PNG")
+    render.write_bytes(buffer.getvalue())
+    problems: list[str] = []
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    watch(desk, problems)
+    desk.goto(staff_url + "/staff/login")
+    desk.fill("#username", jeweler)
+    desk.fill("#password", STAFF_PASSWORD)
+    desk.click("#login")
+    desk.goto(f"{staff_url}/staff/orders/{n}")
+    desk.click("#do-accept")
+    expect(desk.locator("#order-status")).to_have_text("Accepted")
+    desk.select_option("#status-select", "in_production")
+    desk.click("#do-status")
+    expect(desk.locator("#order-status")).to_have_text("In production")
+    desk.reload()
+    desk.select_option("#stage-select", "cad")
+    desk.click("#do-stage")
+    expect(desk.locator("#stage")).to_have_text("CAD / design approval")
+    desk.fill("#due_date", "2030-01-15")
+    desk.select_option("#assigned_to", jeweler)
+    desk.click("#do-plan")
+    expect(desk.locator("#due-date")).to_have_text("2030-01-15")
+    desk.fill("#deposit-amount", "500")
+    desk.select_option("#deposit-method", "card")
+    desk.click("#do-deposit")
+    expect(desk.locator("#deposit-state")).to_contain_text("received $500.00")
+    desk.set_input_files("#attach-file", str(render))
+    desk.select_option("#attach-kind", "cad")
+    desk.check("#attach-shown")
+    desk.click("#do-attach")
+    expect(desk.locator("#attachments")).to_contain_text("awaiting approval")
+    desk.screenshot(path=f"{shots}/desk-bench.png", full_page=True)
+
+    shopper = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    watch(shopper, problems)
+    shopper.goto(f"{customer_url}/o/{placed['token']}")
+    expect(shopper.locator("#shared-files img")).to_be_visible()
+    shopper.click("#shared-files button")
+    expect(shopper.locator("#shared-files .ok")).to_have_text("You approved this design.")
+    shopper.screenshot(path=f"{shots}/customer-approved-cad.png", full_page=True)
+
+    desk.reload()
+    expect(desk.locator("#attachments")).to_contain_text("approved")
+    desk.goto(staff_url + "/staff/people")
+    desk.fill("#new-username", "polisher")
+    desk.fill("#new-password", "a long first password")
+    desk.click("#do-add-person")
+    expect(desk.locator("#person-polisher")).to_be_visible()
+    desk.goto(staff_url + "/staff/audit")
+    expect(desk.locator("#audit")).to_contain_text("user added")
+    desk.screenshot(path=f"{shots}/audit.png", full_page=True)
+    assert problems == []
