@@ -470,11 +470,11 @@ def api_get_design(request: Request, design_id: str):
 async def api_put_spec(request: Request, design_id: str, spec: Spec):
     """Replace the spec (the materials panel); returns it with the new quote."""
     store = store_of(request)
-    design = designs.update_spec(store, design_id, spec)
+    revision = designs.revise_spec(store, design_id, spec)
     # Plain JSON already (strings and numbers): answered as it is, not walked again by
     # FastAPI's encoder, which cost more than the pricing itself.
-    return JSONResponse({"spec": design.spec.model_dump(mode="json"), "spec_revision": design.spec_revision,
-                         "quote": price_books.quote_spec(store, design.spec).public()})
+    return JSONResponse({"spec": spec.model_dump(mode="json"), "spec_revision": revision,
+                         "quote": price_books.quote_spec(store, spec).public()})
 
 
 @api.post("/designs/{design_id}/renders", status_code=202)

@@ -150,6 +150,7 @@ INSERT INTO designs (id, description, piece_type, spec_json, notes_json, unplace
 VALUES (:id, :description, :piece_type, :spec_json, :notes_json, :unplaced_json, :facts_json, :details_json, :now, :now)
 """
 GET_DESIGN = "SELECT * FROM designs WHERE id = :id"
+GET_DESIGN_SPEC = "SELECT spec_json, spec_revision FROM designs WHERE id = :id"
 # Every change of the spec is a new revision; images and orders record the one they show.
 UPDATE_DESIGN_SPEC = """
 UPDATE designs SET spec_json = :spec_json, spec_revision = spec_revision + 1, updated_at = :now WHERE id = :id

@@ -137,16 +137,24 @@ def _design(row: dict) -> Design:
     )
 
 
-def update_spec(store: Store, design_id: str, spec: Spec) -> Design:
+def revise_spec(store: Store, design_id: str, spec: Spec) -> int:
     """Store the customer's edited spec as a new revision (an unchanged spec makes none);
-    later renders and quotes use it."""
-    design = get_design(store, design_id)
-    if spec == design.spec:
-        return design
+    later renders and quotes use it. Returns the design's spec revision. Reads only the
+    spec, not the whole design: this is the live price's every update."""
+    row = store.query_one(q.GET_DESIGN_SPEC, {"id": design_id})
+    if row is None:
+        raise NotFound("No design with that id.")
+    text = spec.model_dump_json()
+    if text == row["spec_json"] or Spec.model_validate_json(row["spec_json"]) == spec:
+        return row["spec_revision"]
     with store.write() as db:
-        row = db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(),
-                                                "now": now()}).fetchall()[0]
-    return dataclasses.replace(design, spec=spec, spec_revision=row[0])
+        return db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": text, "now": now()}).fetchall()[0][0]
+
+
+def update_spec(store: Store, design_id: str, spec: Spec) -> Design:
+    """`revise_spec`, answering the whole design."""
+    revision = revise_spec(store, design_id, spec)
+    return dataclasses.replace(get_design(store, design_id), spec=spec, spec_revision=revision)
 
 
 def select_image(store: Store, design_id: str, image_id: str) -> Design:
