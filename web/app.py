@@ -21,7 +21,7 @@ from appliance.ops import auth
 from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
-from web import clients, customer, materials, people, price_book, staff
+from web import bench, clients, customer, following, materials, people, price_book, staff
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -222,7 +222,9 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     app.state.find_limits = {"client": clients.RateLimiter.per_hour(10), "address": clients.RateLimiter.per_hour(3)}
     # The API first: the live price's every update is matched against fewer routes.
     app.include_router(customer.api)
+    app.include_router(following.api)
     app.include_router(customer.pages)
+    app.include_router(following.pages)
     return app
 
 
@@ -233,10 +235,12 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
                     openapi_url=f"{staff.PREFIX}/openapi.json")
     app.state.login_throttle = auth.LoginThrottle()
     app.state.smtp = SmtpSettings.from_settings(settings)
+    app.include_router(bench.pages)
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(people.pages)
     app.include_router(staff.api)
+    app.include_router(bench.api)
     app.include_router(people.api)
 
     @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)

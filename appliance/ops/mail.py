@@ -6,6 +6,7 @@ What failed, and the SMTP server's answer, stays on the row for the dashboard.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import socket
@@ -149,10 +150,9 @@ def send_due(store: Store, smtp: SmtpSettings, *, retry_first_seconds: float = R
             sent += 1
             log.info("mail %d (%s) sent to %s", row["id"], row["kind"], _masked(row["to_address"]))
     finally:
-        try:
+        # A server that already hung up has nothing to say goodbye to.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
     return sent, failed
 
 

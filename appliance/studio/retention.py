@@ -16,6 +16,7 @@ only files no row names, which the next sweep removes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -161,7 +162,5 @@ def _remove(path: Path) -> int:
 
 
 def _remove_empty_folder(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):      # not empty, or already gone: left as it is
         os.rmdir(folder)
-    except OSError:          # not empty, or already gone
-        pass

@@ -8,8 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_order_loop import watch
-from tests.conftest import STAFF_PASSWORD
+from tests.browser.test_order_loop import open_desk, watch
 from tests.live import wait_for_job_over_http
 
 pytestmark = pytest.mark.browser
@@ -28,12 +27,7 @@ def test_the_desk_finds_cancels_and_undoes(servers, browser, jeweler, tmp_path):
     first = place(customer_url, "platinum ring with a 1 carat round diamond", "Ana Lima", "ana@example.com")
     second = place(customer_url, "yellow gold pendant with a pear sapphire", "Bo Chen", "bo@example.com")
     problems: list[str] = []
-    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    watch(desk, problems)
-    desk.goto(staff_url + "/")
-    desk.fill("#username", jeweler)
-    desk.fill("#password", STAFF_PASSWORD)
-    desk.click("#login")
+    desk = open_desk(browser, staff_url, jeweler, problems)
     expect(desk.locator(".order-row.unread")).to_have_count(2)
     expect(desk.locator("#count-submitted")).to_have_text("2")
     expect(desk.locator("#mail-off")).to_be_visible()
@@ -101,12 +95,7 @@ def test_the_bench_works_an_order_through_and_the_customer_approves_the_cad(serv
     Image.new("RGB", (600, 600), (210, 170, 120)).save(buffer, format="PNG")
     render.write_bytes(buffer.getvalue())
     problems: list[str] = []
-    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    watch(desk, problems)
-    desk.goto(staff_url + "/staff/login")
-    desk.fill("#username", jeweler)
-    desk.fill("#password", STAFF_PASSWORD)
-    desk.click("#login")
+    desk = open_desk(browser, staff_url, jeweler, problems)
     desk.goto(f"{staff_url}/staff/orders/{n}")
     desk.click("#do-accept")
     expect(desk.locator("#order-status")).to_have_text("Accepted")

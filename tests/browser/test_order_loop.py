@@ -19,6 +19,18 @@ def watch(page, problems: list):
     page.on("pageerror", lambda e: problems.append(str(e)))
 
 
+def open_desk(browser, staff_url: str, username: str, problems: list):
+    """A desktop-sized page of the staff dashboard, logged in through its login form (the
+    dashboard's address sends a new visitor there)."""
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    watch(desk, problems)
+    desk.goto(staff_url + "/")
+    desk.fill("#username", username)
+    desk.fill("#password", STAFF_PASSWORD)
+    desk.click("#login")
+    return desk
+
+
 def test_customer_orders_and_jeweler_requests_a_change(servers, browser, jeweler, tmp_path):
     customer_url, staff_url = servers
     shots = tmp_path / "screenshots"
@@ -57,12 +69,7 @@ def test_customer_orders_and_jeweler_requests_a_change(servers, browser, jeweler
     order_url = shopper.url.split("?")[0]
     shopper.screenshot(path=shots / "3-order-placed.png", full_page=True)
 
-    desk = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    watch(desk, problems)
-    desk.goto(staff_url + "/")
-    desk.fill("#username", jeweler)
-    desk.fill("#password", STAFF_PASSWORD)
-    desk.click("#login")
+    desk = open_desk(browser, staff_url, jeweler, problems)
     expect(desk.locator(".order-row")).to_have_count(1)
     expect(desk.locator(".order-row")).to_contain_text("Ana Test")
     # Same host name, other port: the staff cookies never go to the customer app, and no

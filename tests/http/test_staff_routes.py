@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from web import people, price_book, staff
+from web import bench, people, price_book, staff
 
 OPEN = {"/staff/login", "/staff/api/v1/session"}
 
 
 def routes():
     found = []
-    for router in (staff.pages, staff.api, price_book.pages, people.pages, people.api):
+    for router in (staff.pages, staff.api, bench.pages, bench.api, price_book.pages, people.pages, people.api):
         for route in router.routes:
             for method in sorted(route.methods - {"HEAD"}):
                 if route.path not in OPEN:
