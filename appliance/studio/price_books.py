@@ -4,7 +4,9 @@ which version priced it. The book's model and rules live in `appliance.jewelry.p
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from appliance.errors import Invalid
 from appliance.jewelry import budget, catalog
@@ -32,6 +34,39 @@ def current(store: Store) -> PriceBook:
     return PriceBook(row["version"], upgrade(json.loads(row["book_json"])), row["created_at"], row["created_by"])
 
 
+def _frozen(value):
+    """A read-only copy: mappings behind MappingProxyType, lists as tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+_PARSED: dict[str, MappingProxyType] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _for_pricing(store: Store) -> tuple[int, MappingProxyType]:
+    """The newest book, read-only, for the quotes that every live-price update makes.
+    Parsing the book cost a third as much as pricing with it, so each distinct saved text
+    is parsed once; keyed by the text itself (not the version number), a restored or
+    edited database can never be priced from a stale book."""
+    row = store.query_one(q.LATEST_PRICE_BOOK)
+    if row is None:
+        book = current(store)
+        return book.version, _frozen(book.book)
+    text = row["book_json"]
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        parsed = _frozen(upgrade(json.loads(text)))
+        with _PARSED_LOCK:
+            if len(_PARSED) >= 8:
+                _PARSED.clear()
+            _PARSED[text] = parsed
+    return row["version"], parsed
+
+
 def versions(store: Store) -> list[dict]:
     """Every saved version, newest first (without the books themselves)."""
     return store.query(q.PRICE_BOOK_VERSIONS)
@@ -52,8 +87,8 @@ def save(store: Store, book: dict, created_by: str | None) -> PriceBook:
 
 def quote_spec(store: Store, spec: Spec) -> Quote:
     """Price a spec with the store's current price book, recording the version used."""
-    book = current(store)
-    return quote(spec, book.book, version=book.version)
+    version, book = _for_pricing(store)
+    return quote(spec, book, version=version)
 
 
 def budget_view(store: Store, spec: Spec) -> dict | None:
@@ -62,15 +97,15 @@ def budget_view(store: Store, spec: Spec) -> dict | None:
     budget."""
     if spec.budget is None:
         return None
-    book = current(store)
-    total = quote(spec, book.book, version=book.version).total
+    version, book = _for_pricing(store)
+    total = quote(spec, book, version=version).total
     return {"amount": str(spec.budget), "over": total > spec.budget, "over_by": str(max(total - spec.budget, 0)),
             "options": [{"label": o.label, "total": str(o.total), "spec": o.spec.model_dump()}
-                        for o in budget.options(spec, book.book)]}
+                        for o in budget.options(spec, book)]}
 
 
 def standard_grades(store: Store) -> dict[str, str]:
     """The grade each stone type is priced at when the customer chose none."""
-    defaults = current(store).book["default_quality"]
+    defaults = _for_pricing(store)[1]["default_quality"]
     return {key: defaults[family] for key in catalog.STONE_TYPES
             if (family := catalog.quality_family(key)) is not None}

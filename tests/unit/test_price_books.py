@@ -107,3 +107,30 @@ def test_a_schema_2_book_gains_9k_gold_and_the_new_gems_and_keeps_every_figure(s
     quote = price_books.quote_spec(store, spec)
     assert quote.total > 0 and any("peridot" in line.label for line in quote.lines)
     assert validate_price_book(book) == book
+
+
+def test_quotes_use_the_newest_saved_book_at_once_and_cannot_change_it(store):
+    import json
+
+    from appliance.jewelry.specs import Spec
+    from appliance.storage import store as q
+
+    spec = Spec(metal="platinum")
+    before = price_books.quote_spec(store, spec)
+    book = copy.deepcopy(price_books.current(store).book)
+    book["metals"]["platinum"]["price_per_gram"] = str(int(float(book["metals"]["platinum"]["price_per_gram"]) * 3))
+    price_books.save(store, book, created_by="maria")
+    after = price_books.quote_spec(store, spec)
+    assert after.total > before.total and after.price_book_version == 2
+    # The same version number with other figures (a restored backup): priced from what is stored now.
+    book["metals"]["platinum"]["price_per_gram"] = "1"
+    with store.write() as db:
+        db.execute("UPDATE price_books SET book_json = :text WHERE version = 2", {"text": json.dumps(book)})
+    assert price_books.quote_spec(store, spec).total < before.total
+    # What the quotes read is shared between requests, so nothing may write into it.
+    version, shared = price_books._for_pricing(store)
+    with pytest.raises(TypeError):
+        shared["metals"]["platinum"]["price_per_gram"] = "0"
+    with pytest.raises((TypeError, AttributeError)):
+        shared["markup"]["metal"].append(["0", "9"])
+    assert price_books.current(store).book["metals"]["platinum"]["price_per_gram"] == "1"
