@@ -66,6 +66,20 @@ install_browser() {
   fi
 }
 
+install_axe() {
+  # The accessibility tests inject axe-core into every page. It comes from npm, major
+  # version 4, into tests/.axe (ignored by git), so a fresh clone's test run gets it.
+  if [ ! -f tests/.axe/node_modules/axe-core/axe.min.js ]; then
+    if ! command -v npm >/dev/null; then
+      say "installing npm (apt-get)"
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq npm >/dev/null
+    fi
+    say "installing axe-core 4 (npm) into tests/.axe"
+    npm install --prefix tests/.axe --no-audit --no-fund --loglevel=error axe-core@4 >/dev/null
+  fi
+}
+
 production_help() {
   cat <<'HELP'
 ./install.sh production [options]      install or upgrade Diamra on this machine (run as root)
@@ -229,6 +243,7 @@ case "$mode" in
     install_torch
     install_app test,sdxl
     install_browser
+    install_axe
     say "running the tests"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

@@ -174,6 +174,43 @@ def cmd_user_list(args) -> int:
     return 0
 
 
+def _kiosk_base_url(settings: Settings) -> str:
+    """Where a kiosk reaches the customer site: public_url, else this box's customer port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = "localhost" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.customer_port}"
+
+
+def cmd_kiosk(args) -> int:
+    """`diamra kiosk add NAME | list | revoke NAME`: the store's in-store kiosks."""
+    from appliance.errors import NotFound
+    from appliance.studio import kiosks
+    settings = _settings(args)
+    store = open_appliance(settings)
+    try:
+        if args.kiosk_command == "add":
+            added = kiosks.add(store, args.name, actor="console")
+            print(f"Kiosk {added.name!r} added. Open this pairing link once on its screen "
+                  f"(it expires {added.expires_at[:16].replace('T', ' ')} UTC):")
+            print(kiosks.pairing_url(_kiosk_base_url(settings), added.pairing_token))
+            if not settings.public_url:
+                print("(set public_url to print the address the store's screens use)", file=sys.stderr)
+        elif args.kiosk_command == "revoke":
+            kiosks.revoke(store, args.name, actor="console")
+            print(f"Kiosk {args.name!r} revoked: its screen is unpaired.")
+        else:
+            for kiosk in kiosks.listing(store):
+                print(f"{kiosk['name']}\t{kiosk['state']}\tadded {kiosk['created_at'][:10]} by {kiosk['created_by']}")
+    except (Invalid, Conflict, NotFound) as exc:
+        print(f"Could not {args.kiosk_command} kiosk {getattr(args, 'name', '')!r}: {getattr(exc, 'message', exc)}",
+              file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_generate(args) -> int:
     import json
     import secrets
@@ -351,6 +388,13 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=list(auth.ROLES), default="admin")
     add.set_defaults(func=cmd_user_add)
     user_sub.add_parser("list", help="the staff accounts").set_defaults(func=cmd_user_list)
+
+    kiosk = sub.add_parser("kiosk", help="in-store kiosks: add (prints a one-time pairing link), list, revoke")
+    kiosk_sub = kiosk.add_subparsers(dest="kiosk_command", required=True)
+    kiosk_sub.add_parser("add", help="add a kiosk and print its one-time pairing link").add_argument("name")
+    kiosk_sub.add_parser("list", help="the kiosks and their state")
+    kiosk_sub.add_parser("revoke", help="unpair a kiosk's screen at once").add_argument("name")
+    kiosk.set_defaults(func=cmd_kiosk)
 
     backup = sub.add_parser("backup", help="write a verified backup archive of the data folder")
     backup.add_argument("file", nargs="?", help="archive path (default: <data>/backups/diamra-backup-<time>.tar.gz)")

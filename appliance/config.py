@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,12 @@ class SettingsError(ValueError):
 class Settings:
     data_dir: Path
     store_name: str = "Diamra Studio"
+    # The store's logo in the top bar: an image file on this box (a relative path is in
+    # the data folder; PNG, JPEG, WebP or SVG) or a /static/ address the app serves.
+    store_logo: str = ""
+    # The store's colour for buttons, links and focus rings ("#rrggbb"); the pages darken
+    # it, with a warning in the log, until text on it and in it reaches WCAG AA (4.5:1).
+    accent_colour: str = ""
     host: str = "0.0.0.0"
     customer_port: int = 8080
     staff_port: int = 8081
@@ -65,6 +72,11 @@ class Settings:
     store_email: str = ""
     # The customer site's address, for the private links in mails (https://design.example.com).
     public_url: str = ""
+    # The in-store kiosk: seconds without a touch or a key before it asks "Still there?"
+    # (and then starts over for the next customer), and the changes a minute one paired
+    # kiosk may make (it serves many customers from one address, so it has its own bucket).
+    kiosk_idle_seconds: int = 120
+    kiosk_rate_limit_per_minute: int = 600
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,6 +102,15 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def store_logo_path(self) -> Path | None:
+        """The logo's file when `store_logo` names one (not a /static/ address); a relative
+        path is in the data folder."""
+        if not self.store_logo or self.store_logo.startswith("/static/"):
+            return None
+        path = Path(self.store_logo).expanduser()
+        return path if path.is_absolute() else self.data_dir / path
 
     @property
     def manifest_path(self) -> Path:
@@ -157,11 +178,40 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
         if not 0 <= port <= 65535:
             raise SettingsError(f"{port_name} must be a TCP port (0-65535), not {port}")
     _check_mail(settings)
+    _check_branding(settings)
+    _check_kiosk(settings)
     for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
         if getattr(settings, days_name) < 0:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
                                 f"not {getattr(settings, days_name)}")
     return settings
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".svg")
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def _check_branding(settings: Settings) -> None:
+    if settings.accent_colour and not _HEX_COLOUR.fullmatch(settings.accent_colour.strip()):
+        raise SettingsError(f"accent_colour must be a hex colour such as \"#8a6424\", not {settings.accent_colour!r}")
+    logo = settings.store_logo
+    if not logo or logo.startswith("/static/"):
+        return
+    if "://" in logo:
+        raise SettingsError(f"store_logo must be an image file on this box or a /static/ address, not {logo!r}: "
+                            "the pages show only the app's own images")
+    path = settings.store_logo_path
+    if path.suffix.lower() not in LOGO_SUFFIXES:
+        raise SettingsError(f"store_logo must be a {', '.join(s[1:].upper() for s in LOGO_SUFFIXES)} file, not {logo!r}")
+    if not path.is_file():
+        raise SettingsError(f"store_logo names {path}, which is not a file")
+
+
+def _check_kiosk(settings: Settings) -> None:
+    if not 3 <= settings.kiosk_idle_seconds <= 3600:
+        raise SettingsError(f"kiosk_idle_seconds must be between 3 and 3600 seconds, not {settings.kiosk_idle_seconds}")
+    if settings.kiosk_rate_limit_per_minute < 1:
+        raise SettingsError(f"kiosk_rate_limit_per_minute must be at least 1, not {settings.kiosk_rate_limit_per_minute}")
 
 
 SMTP_SECURITY_CHOICES = ("starttls", "tls", "none")

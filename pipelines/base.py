@@ -33,6 +33,9 @@ class GenerationRequest:
     init_image: Image.Image | None = None
     mask: Image.Image | None = None
     strength: float | None = None
+    # What init_image is: "concept" (one of this design's images) or "photo" (the
+    # customer's reference photo); a generator may treat them alike (img2img does).
+    init_kind: str | None = None
     width: int | None = None
     height: int | None = None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -276,25 +277,37 @@ _DRAW = {
 }
 
 
-def _caption(img: Image.Image, view: str, spec: Spec, dark: bool) -> None:
+def _ink_over(img: Image.Image, box) -> tuple[int, int, int]:
+    """Light ink over a dark patch of the picture, dark ink over a light one."""
+    light = float(np.asarray(img.crop(box).convert("L"), dtype=float).mean())
+    return (245, 245, 248) if light < 140 else (52, 48, 44)
+
+
+def _caption(img: Image.Image, view: str, spec: Spec) -> None:
     draw = ImageDraw.Draw(img)
     try:
         font = ImageFont.truetype("DejaVuSans.ttf", img.width // 34)
         small = ImageFont.truetype("DejaVuSans.ttf", img.width // 44)
     except OSError:  # no DejaVu on this machine: Pillow's own scalable font
         font, small = ImageFont.load_default(img.width // 34), ImageFont.load_default(img.width // 44)
-    ink = (235, 235, 240) if dark else (70, 66, 60)
     pad = img.width // 30
+    ink = _ink_over(img, (0, 0, img.width // 2, pad * 3))
     draw.text((pad, pad), "SKETCH PREVIEW", fill=ink, font=font)
     draw.text((pad, pad + img.width // 26), view, fill=ink, font=small)
+    ink = _ink_over(img, (0, img.height - pad * 2, img.width * 2 // 3, img.height))
     metal = catalog.METALS[spec.metal].label
     stone = spec.center.describe() if spec.center else (spec.stones[0].describe() if spec.stones else "no stones")
     draw.text((pad, img.height - pad - img.width // 40), f"{metal} {spec.piece_type} · {stone}", fill=ink, font=small)
 
 
-def render(spec: Spec, view_index: int, seed: int, size: int = 640) -> tuple[Image.Image, str]:
-    """One sketch of the spec in view `view_index` (0-3); returns the image and its label."""
+def render(spec: Spec, view_index: int, seed: int, size: int = 640, backdrop=None,
+           view_note: str = "", turn: tuple[float, float] = (1.0, 0.0)) -> tuple[Image.Image, str]:
+    """One sketch of the spec in view `view_index` (0-3); returns the image and its label.
+    `backdrop` (top, bottom colours) replaces the view's own; `turn` (zoom, pan) moves
+    the view closer and sideways."""
     view, top, bottom, tilt = VIEWS[view_index % len(VIEWS)]
+    if backdrop is not None:
+        top, bottom = backdrop
     rng = random.Random(seed)
     canvas = _backdrop(size * SCALE, top, bottom, rng)
     shadow = Image.new("L", canvas.size, 0)
@@ -302,24 +315,102 @@ def render(spec: Spec, view_index: int, seed: int, size: int = 640) -> tuple[Ima
     canvas.paste((0, 0, 0), (0, 0), shadow.filter(ImageFilter.GaussianBlur(size * 0.05)))
     _DRAW[spec.piece_type](canvas, spec, tilt, rng)
     image = canvas.resize((size, size), Image.LANCZOS)
-    _caption(image, view, spec, dark=sum(top) < 300)
-    return image, f"Sketch preview — {view.lower()}"
+    if turn != (1.0, 0.0):
+        image = _turned(image, *turn)
+    shown = f"{view_note}{view.lower()}" if view_note else view
+    _caption(image, shown[0].upper() + shown[1:], spec)
+    return image, f"Sketch preview — {view_note}{view.lower()}"
+
+
+def view_of(image: Image.Image, spec: Spec) -> int:
+    """The view a concept was drawn in: the one whose small sketch it resembles most."""
+    probe = np.asarray(image.convert("RGB").resize((48, 48)), dtype=float)
+    return min(range(len(VIEWS)), key=lambda v: float(np.abs(
+        np.asarray(render(spec, v, 0, 48)[0], dtype=float) - probe).mean()))
+
+
+@dataclass
+class PhotoLook:
+    """What a sketch takes from a customer's photo: its colours and its outline."""
+    backdrop: tuple[tuple[int, int, int], tuple[int, int, int]]
+    line: tuple[int, int, int]
+    edges: Image.Image            # "L", white where the photo has an outline
+
+
+def photo_look(photo: Image.Image, size: int) -> PhotoLook:
+    """The photo's two commonest colours (softened, for the backdrop), a dark line colour
+    from it, and its outline (edges strong enough to see), at the sketch's size."""
+    rgb = photo.convert("RGB").resize((size, size), Image.LANCZOS)
+    small = rgb.resize((64, 64))
+    counts = sorted(small.quantize(colors=4, method=Image.Quantize.MEDIANCUT).convert("RGB").getcolors(64 * 64),
+                    reverse=True)
+    first = counts[0][1]
+    second = counts[1][1] if len(counts) > 1 else first
+    darkest = min((c for _, c in counts), key=sum)
+    grey = rgb.convert("L").filter(ImageFilter.GaussianBlur(max(1, size // 320)))
+    edges = np.asarray(grey.filter(ImageFilter.FIND_EDGES), dtype=float)
+    edges[:2, :] = edges[-2:, :] = 0            # FIND_EDGES marks the frame itself
+    edges[:, :2] = edges[:, -2:] = 0
+    peak = edges.max() or 1.0
+    strong = np.clip((edges / peak - 0.15) / 0.35, 0, 1) * 255
+    mask = Image.fromarray(strong.astype(np.uint8), "L").filter(ImageFilter.MaxFilter(3))
+    return PhotoLook(backdrop=(_mix(first, (255, 255, 255), 0.45), _mix(second, (255, 255, 255), 0.45)),
+                     line=_mix(darkest, (0, 0, 0), 0.35), edges=mask)
+
+
+def _turned(image: Image.Image, zoom: float, pan: float) -> Image.Image:
+    """The sketch seen a little closer (zoom >= 1), the view moved sideways by `pan`
+    (a fraction of the room the zoom leaves), so nothing outside the drawing shows."""
+    side = image.width / zoom
+    room = image.width - side
+    left = room / 2 + pan * room / 2
+    top = room / 2
+    return image.crop((left, top, left + side, top + side)).resize(image.size, Image.LANCZOS)
+
+
+def _traced(image: Image.Image, look: PhotoLook, opacity: float) -> Image.Image:
+    """The photo's outline drawn over the sketch at `opacity`."""
+    mask = look.edges.point(lambda v: int(v * opacity))
+    return Image.composite(Image.new("RGB", image.size, look.line), image, mask)
 
 
 class SketchGenerator(Generator):
-    """Draws the spec; no model, no GPU, a fraction of a second per image."""
+    """Draws the spec; no model, no GPU, a fraction of a second per image.
+
+    From a concept ("more like this"): a little different keeps the concept's view and
+    only moves a little closer or sideways, more different turns the piece to the other views, very
+    different also changes the backdrop. From a photo: the backdrop takes the photo's
+    colours and the photo's outline is traced over the piece, more faintly the more
+    different the customer asked for."""
 
     name = "sketch"
 
     def generate(self, request: GenerationRequest, on_progress: Callable[[float], None],
                  is_cancelled: Callable[[], bool]) -> GenerationResult:
         images, labels = [], []
-        # A refinement round starts its four views somewhere else, so rounds look different.
-        offset = request.seeds[0] % len(VIEWS) if request.init_image is not None and request.seeds else 0
+        size = request.width or self.default_size
+        strength = request.strength if request.strength is not None else 0.55
+        init = request.init_image
+        look = photo_look(init, size) if init is not None and request.init_kind == "photo" else None
+        base = view_of(init, request.spec) if init is not None and look is None else 0
         for i, seed in enumerate(request.seeds[: request.count]):
             if is_cancelled():
                 raise GenerationCancelled()
-            image, label = render(request.spec, i + offset, seed, request.width or self.default_size)
+            rng = random.Random(seed)
+            if look is not None:
+                image, label = render(request.spec, i, seed, size, backdrop=look.backdrop,
+                                      view_note="from your photo, ")
+                image = _traced(image, look, 0.15 + 0.6 * (1 - strength))
+            elif init is not None:
+                turn = 0 if strength < 0.45 else (i if strength < 0.7 else 1 + i)
+                backdrop = None
+                if strength >= 0.7 and sum(VIEWS[(base + turn) % len(VIEWS)][1]) > 300:   # light views take a colour
+                    tint = (rng.randrange(150, 256), rng.randrange(150, 256), rng.randrange(150, 256))
+                    backdrop = (_mix(tint, (255, 255, 255), 0.5), _mix(tint, (0, 0, 0), 0.15))
+                image, label = render(request.spec, base + turn, seed, size, backdrop=backdrop,
+                                      turn=(1 + rng.uniform(0.1, 0.45) * strength, rng.uniform(-1, 1)))
+            else:
+                image, label = render(request.spec, i, seed, size)
             images.append(image)
             labels.append(label)
             on_progress((i + 1) / request.count, None)

@@ -21,7 +21,8 @@ from appliance.ops import auth
 from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
-from web import bench, clients, customer, following, materials, people, price_book, staff
+from web import (bench, branding, clients, customer, following, guide, kiosk, kiosks_staff,
+                 materials, people, price_book, staff, versions)
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -73,25 +74,35 @@ class Guard:
     asking behind the store's proxy, the rate limit, the declared size, the security
     headers, and one access log line."""
 
-    def __init__(self, app, settings: Settings, limit_writes: bool, limit_paths: tuple[str, ...]):
+    def __init__(self, app, settings: Settings, limit_writes: bool, limit_paths: tuple[str, ...], kiosk_of=None):
         self.app = app
         self.settings = settings
         self.limit_writes = limit_writes
         self.limit_paths = limit_paths
         self.proxies = clients.parse_networks(settings.trusted_proxies)
         self.limiter = clients.RateLimiter(settings.rate_limit_per_minute)
+        # A paired kiosk (web.kiosk) serves many customers from one address: it is named
+        # in the log and has its own, larger bucket instead of its address's.
+        self.kiosk_of = kiosk_of
+        self.kiosk_limiter = clients.RateLimiter(settings.kiosk_rate_limit_per_minute)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         peer = scope["client"][0] if scope.get("client") else "unknown"
         client_ip, scheme = clients.client_of(peer, scope["scheme"], Headers(scope=scope), self.proxies)
-        scope.setdefault("state", {}).update(client_ip=client_ip, scheme=scheme)
         method, path = scope["method"], scope["path"]
+        kiosk = None
+        if self.kiosk_of is not None and not path.startswith("/static/"):
+            kiosk = self.kiosk_of(Headers(scope=scope).get("cookie"))
+        scope.setdefault("state", {}).update(client_ip=client_ip, scheme=scheme, kiosk=kiosk)
+        who = f" kiosk={kiosk.name}" if kiosk else ""
         limited = (self.limit_writes and method not in ("GET", "HEAD", "OPTIONS")) or \
             (method == "POST" and path in self.limit_paths) or path == "/healthz"
-        if limited and not self.limiter.allow(client_ip):
-            access_log.warning("%s %s %s 429 rate limited", client_ip, method, _CAPABILITY.sub(r"/\1…", path))
+        allowed = not limited or (self.kiosk_limiter.allow(f"kiosk:{kiosk.id}") if kiosk else
+                                  self.limiter.allow(client_ip))
+        if not allowed:
+            access_log.warning("%s %s %s 429 rate limited%s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), who)
             answer = JSONResponse({"detail": "Too many requests from your connection; please wait a minute."},
                                   status_code=429, headers={"Retry-After": "60"})
             return await answer(scope, receive, send)
@@ -108,7 +119,7 @@ class Guard:
             # customer's private link in full), written before the answer leaves.
             nonlocal logged
             logged = True
-            access_log.info("%s %s %s %s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), status)
+            access_log.info("%s %s %s %s%s", client_ip, method, _CAPABILITY.sub(r"/\1…", path), status, who)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -189,7 +200,7 @@ def _body_limit(settings: Settings):
 
 
 def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
-              limit_paths: tuple[str, ...] = (), openapi_url: str = "/openapi.json") -> FastAPI:
+              limit_paths: tuple[str, ...] = (), openapi_url: str = "/openapi.json", kiosk_of=None) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None,
                   openapi_url=openapi_url)
     app.state.settings = settings
@@ -197,8 +208,11 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
     app.state.notices = Notices.from_settings(settings)
     app.state.mail_sender = None          # set by build_apps when the store sends mail
     app.state.templates = _templates()
+    app.state.branding = branding.Branding.from_settings(settings)
+    app.state.templates.env.globals["branding"] = app.state.branding
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths)
+    app.include_router(branding.pages)
+    app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths, kiosk_of=kiosk_of)
 
     @app.get("/healthz", tags=["health"])
     def healthz():
@@ -217,14 +231,21 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
 def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
     app = _base_app(settings, store, "Diamra customer API",
-                    "Design a piece, see concepts, get a quote and place an order.", limit_writes=True)
+                    "Design a piece, see concepts, get a quote and place an order.", limit_writes=True,
+                    kiosk_of=kiosk.identify(store))
+    app.state.templates.env.globals.update(kiosk_chrome=kiosk.chrome, kiosk_handoff=kiosk.handoff,
+                                           kiosk_order_link=kiosk.order_link)
     # "Find my order": a few asks an hour per connection and per address.
     app.state.find_limits = {"client": clients.RateLimiter.per_hour(10), "address": clients.RateLimiter.per_hour(3)}
     # The API first: the live price's every update is matched against fewer routes.
     app.include_router(customer.api)
+    app.include_router(versions.api)
     app.include_router(following.api)
     app.include_router(customer.pages)
+    app.include_router(versions.pages)
+    app.include_router(guide.pages)
     app.include_router(following.pages)
+    app.include_router(kiosk.pages)
     return app
 
 
@@ -239,9 +260,11 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(staff.pages)
     app.include_router(price_book.pages)
     app.include_router(people.pages)
+    app.include_router(kiosks_staff.pages)
     app.include_router(staff.api)
     app.include_router(bench.api)
     app.include_router(people.api)
+    app.include_router(kiosks_staff.api)
 
     @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)
     def under_staff(request: Request, rest: str):

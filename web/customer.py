@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Literal
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -17,7 +18,7 @@ from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec
 from appliance.reader.facts import SOURCES
-from appliance.studio import designs, jobs, orders, price_books, rounds, uploads
+from appliance.studio import designs, guided, jobs, orders, price_books, rounds, uploads, versions
 from web import materials
 from web.responses import is_htmx, mail_queued, notices_of, picture, render, store_of
 
@@ -52,6 +53,9 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
     outdated = chosen is not None and not designs.drawn_with_current_spec(design, chosen)
     context = {
         "design": design, "rounds": sorted(rounds.items(), reverse=True), "job": job,
+        "tree": versions.tree(store, design.id, images),
+        "concept_numbers": versions.concept_numbers(images),
+        "strengths": jobs.STRENGTHS, "tree_message": None, "tree_error": False,
         "position": jobs.position(store, job) if job else None, "selected": selected,
         "chosen_outdated": outdated,
         "outdated_images": {i.id for i in images if not designs.drawn_with_current_spec(design, i)},
@@ -128,10 +132,11 @@ async def new_round(request: Request, design_id: str):
     instruction = str(form.get("instruction", "")).strip()
     parent = str(form.get("parent_image_id", "")).strip() or designs.chosen_image_id(
         design, designs.images(store, design_id))
+    strength = str(form.get("strength", "")).strip() or None
     error, changes = None, []
     try:
         made = rounds.new_round(store, design_id, instruction=instruction, parent_image_id=parent,
-                                max_waiting=request.app.state.settings.max_queued_per_design)
+                                strength=strength, max_waiting=request.app.state.settings.max_queued_per_design)
         design, changes = made.design, made.changes
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
@@ -241,6 +246,7 @@ async def start_from_photo(request: Request, design_id: str):
         data = await photo.read(uploads.MAX_BYTES + 1) if hasattr(photo, "read") else b""
         upload = uploads.accept(store, request.app.state.settings.uploads_dir, design_id, "reference", data)
         rounds.new_round(store, design_id, reference_id=upload.id, instruction=str(form.get("instruction", "")) or None,
+                         strength=str(form.get("strength", "")) or None,
                          max_waiting=request.app.state.settings.max_queued_per_design)
     except (Invalid, Conflict) as exc:
         error = getattr(exc, "message", str(exc))
@@ -273,8 +279,11 @@ def image_file(request: Request, image_id: str):
 
 class DesignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    description: str = Field(..., max_length=designs.MAX_DESCRIPTION)
+    description: str | None = Field(None, max_length=designs.MAX_DESCRIPTION,
+                                    description="The customer's words (required unless `spec` is given).")
     piece_type: str | None = Field(None, max_length=20)
+    spec: Spec | None = Field(None, description="A spec the customer chose (guided steps in a client): used as it "
+                              "is, nothing read from the words.")
 
 
 class RenderIn(BaseModel):
@@ -284,6 +293,8 @@ class RenderIn(BaseModel):
     reference_id: str | None = Field(None, max_length=64)
     mask_id: str | None = Field(None, max_length=64)
     count: int = Field(4, ge=1, le=jobs.MAX_IMAGES_PER_ROUND)
+    strength: Literal["little", "more", "very"] | None = Field(
+        None, description="More like this: how different from the concept or photo it starts from.")
 
 
 class OrderIn(BaseModel):
@@ -315,8 +326,12 @@ def api_create_design(request: Request, body: DesignIn):
     if body.piece_type is not None and body.piece_type not in catalog.PIECE_TYPES:
         raise Invalid("piece_type", "Choose ring, pendant, earrings, bracelet or necklace.")
     store = store_of(request)
-    started = rounds.start_design(store, body.description, body.piece_type,
-                                  max_waiting=request.app.state.settings.max_queued_per_design)
+    limit = request.app.state.settings.max_queued_per_design
+    if body.spec is not None:
+        words = body.description or f"Chosen step by step: {body.spec.summary()}."
+        started = rounds.start_chosen_design(store, words, body.spec, guided.facts_of(body.spec), max_waiting=limit)
+    else:
+        started = rounds.start_design(store, body.description or "", body.piece_type, max_waiting=limit)
     return {**_design_json(store, started.design), "job": {"id": started.job.id, "status": started.job.status}}
 
 
@@ -343,7 +358,7 @@ def apirender(request: Request, design_id: str, body: RenderIn):
     """Queue a round of concepts; an instruction may also revise the spec."""
     made = rounds.new_round(store_of(request), design_id, instruction=body.instruction,
                             parent_image_id=body.parent_image_id, reference_id=body.reference_id, mask_id=body.mask_id,
-                            count=body.count, max_waiting=request.app.state.settings.max_queued_per_design)
+                            count=body.count, strength=body.strength, max_waiting=request.app.state.settings.max_queued_per_design)
     return {"job": {"id": made.job.id, "status": made.job.status}, "changes": made.changes,
             "spec": made.design.spec.model_dump(), "spec_revision": made.design.spec_revision,
             "quote": price_books.quote_spec(store_of(request), made.design.spec).public()}

@@ -24,8 +24,11 @@ DOMAIN_ERRORS = {NotFound: (404, "Not found"), Invalid: (422, "Please check"), C
 
 
 def render(request: Request, template: str, context: dict, status_code: int = 200, headers=None):
-    """A template response with the store's name available to every page."""
+    """A template response with the store's name (and the kiosk asking, if one is)
+    available to every page."""
     context.setdefault("store_name", request.app.state.settings.store_name)
+    # A paired kiosk asking (web.kiosk): base.html adds the kiosk chrome.
+    context.setdefault("kiosk", getattr(request.state, "kiosk", None))
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code,
                                                         headers=headers)
 

@@ -246,6 +246,33 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_is_not_deleted BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """),
+    (9, "in-store kiosks: pairing, the paired screen's secret, and the designs of its current customer", """
+CREATE TABLE kiosks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    pairing_hash TEXT NOT NULL UNIQUE,
+    pairing_expires_at TEXT NOT NULL,
+    paired_at TEXT,
+    secret_hash TEXT UNIQUE,
+    visit_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT
+);
+CREATE UNIQUE INDEX kiosks_live_name ON kiosks (name COLLATE NOCASE) WHERE revoked_at IS NULL;
+CREATE TABLE kiosk_visit_designs (
+    kiosk_id INTEGER NOT NULL REFERENCES kiosks(id) ON DELETE CASCADE,
+    visit_id TEXT NOT NULL,
+    design_id TEXT NOT NULL REFERENCES designs(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (kiosk_id, design_id)
+);
+CREATE INDEX kiosk_visit_designs_by_design ON kiosk_visit_designs (design_id);
+"""),
+    (10, "how different a 'more like this' round may be from the concept or photo it starts from", """
+ALTER TABLE jobs ADD COLUMN strength TEXT CHECK (strength IS NULL OR strength IN ('little', 'more', 'very'));
+"""),
 ]
 
 _CREATE_RECORD = """

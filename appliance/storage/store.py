@@ -159,6 +159,17 @@ RETURNING spec_revision
 # A new round: the chosen concept follows the newest round until the customer picks one.
 CLEAR_DESIGN_SELECTION = "UPDATE designs SET selected_image_id = NULL, updated_at = :now WHERE id = :id"
 SELECT_DESIGN_IMAGE = "UPDATE designs SET selected_image_id = :image_id, updated_at = :now WHERE id = :id"
+# Back to an earlier version: its concept chosen and its spec as a new revision, together.
+RESTORE_DESIGN_VERSION = """
+UPDATE designs SET selected_image_id = :image_id, spec_json = :spec_json,
+                   spec_revision = spec_revision + (spec_json IS NOT :spec_json), updated_at = :now
+WHERE id = :id
+"""
+# The rounds that drew images, each with what it started from (the version tree's nodes).
+ROUNDS_FOR_DESIGN = """
+SELECT id, instruction, parent_image_id, reference_id, mask_id, strength, spec_revision, created_at
+FROM jobs WHERE design_id = :design_id AND status = 'done'
+"""
 
 INSERT_IMAGE = """
 INSERT INTO images (id, design_id, job_id, parent_id, instruction, path, seed, generator, label,
@@ -175,10 +186,10 @@ LAST_ROUND_FOR_DESIGN = "SELECT COALESCE(MAX(round), 0) AS round FROM images WHE
 # ---------------------------------------------------------------- generation jobs
 
 INSERT_JOB = """
-INSERT INTO jobs (id, design_id, instruction, parent_image_id, reference_id, mask_id, count, spec_json, spec_revision,
-                  status, created_at)
-SELECT :id, :design_id, :instruction, :parent_image_id, :reference_id, :mask_id, :count, spec_json, spec_revision,
-       'queued', :now
+INSERT INTO jobs (id, design_id, instruction, parent_image_id, reference_id, mask_id, strength, count, spec_json,
+                  spec_revision, status, created_at)
+SELECT :id, :design_id, :instruction, :parent_image_id, :reference_id, :mask_id, :strength, :count, spec_json,
+       spec_revision, 'queued', :now
 FROM designs WHERE id = :design_id
 """
 JOB_OF_IMAGE = """
@@ -424,3 +435,40 @@ SET_USER_DISABLED = "UPDATE users SET disabled = :disabled WHERE username = :use
 COUNT_ACTIVE_ADMINS = "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0"
 INSERT_AUDIT = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (:now, :actor, :action, :target, :detail)"
 RECENT_AUDIT = "SELECT * FROM audit_log ORDER BY id DESC LIMIT :limit"
+
+# ---------------------------------------------------------------- in-store kiosks
+
+INSERT_KIOSK = """
+INSERT INTO kiosks (name, pairing_hash, pairing_expires_at, visit_id, created_at, created_by)
+VALUES (:name, :pairing_hash, :pairing_expires_at, :visit_id, :now, :created_by)
+"""
+# The kiosks the desk lists: the live ones first, then the revoked ones, newest first.
+LIST_KIOSKS = """
+SELECT id, name, paired_at, pairing_expires_at, created_at, created_by, revoked_at, revoked_by FROM kiosks
+ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 200
+"""
+LIVE_KIOSK_BY_NAME = "SELECT * FROM kiosks WHERE name = :name COLLATE NOCASE AND revoked_at IS NULL"
+# Opening the pairing link: once, before it expires, for a kiosk not revoked. The
+# UPDATE's WHERE is the check, so two opens at once cannot both pair.
+PAIR_KIOSK = """
+UPDATE kiosks SET paired_at = :now, secret_hash = :secret_hash
+WHERE pairing_hash = :pairing_hash AND paired_at IS NULL AND revoked_at IS NULL AND pairing_expires_at > :now
+RETURNING id, name
+"""
+KIOSK_BY_PAIRING = "SELECT name, paired_at, revoked_at, pairing_expires_at FROM kiosks WHERE pairing_hash = :pairing_hash"
+# Every request from a paired screen: its secret's hash names it, until it is revoked.
+PAIRED_KIOSK = "SELECT id, name, visit_id FROM kiosks WHERE secret_hash = :secret_hash AND revoked_at IS NULL"
+REVOKE_KIOSK = """
+UPDATE kiosks SET revoked_at = :now, revoked_by = :revoked_by WHERE id = :id AND revoked_at IS NULL
+"""
+NOTE_KIOSK_DESIGN = """
+INSERT OR IGNORE INTO kiosk_visit_designs (kiosk_id, visit_id, design_id, created_at)
+VALUES (:kiosk_id, :visit_id, :design_id, :now)
+"""
+KIOSK_VISIT_DESIGNS = """
+SELECT k.design_id, d.description FROM kiosk_visit_designs AS k JOIN designs AS d ON d.id = k.design_id
+WHERE k.kiosk_id = :kiosk_id AND k.visit_id = :visit_id ORDER BY k.created_at DESC LIMIT 5
+"""
+# Starting over: the kiosk forgets its customer's designs and takes a new anonymous visit.
+FORGET_KIOSK_DESIGNS = "DELETE FROM kiosk_visit_designs WHERE kiosk_id = :kiosk_id"
+NEW_KIOSK_VISIT = "UPDATE kiosks SET visit_id = :visit_id WHERE id = :id AND revoked_at IS NULL"

@@ -119,6 +119,20 @@ def create_design(store: Store, description: str, piece_type: str | None = None)
     return get_design(store, design_id)
 
 
+def create_design_from_spec(store: Store, description: str, spec: Spec, facts: list[dict]) -> Design:
+    """Store a new design whose spec the customer chose (guided steps, or a client that
+    sends a spec): nothing is read from the words, so nothing is left unplaced."""
+    text = check_description(description)
+    design_id = new_id()
+    with store.write() as db:
+        db.execute(q.INSERT_DESIGN, {
+            "id": design_id, "description": text, "piece_type": spec.piece_type,
+            "spec_json": spec.model_dump_json(), "notes_json": "[]", "unplaced_json": "[]", "now": now(),
+            "facts_json": json.dumps(facts), "details_json": "[]",
+        })
+    return get_design(store, design_id)
+
+
 def get_design(store: Store, design_id: str) -> Design:
     """The design with this id, or NotFound."""
     row = store.query_one(q.GET_DESIGN, {"id": design_id})

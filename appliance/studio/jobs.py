@@ -41,6 +41,7 @@ class Job:
     reference_id: str | None = None
     mask_id: str | None = None
     preview_path: str | None = None
+    strength: str | None = None       # a "more like this" round: little | more | very
 
     @property
     def open(self) -> bool:
@@ -53,9 +54,19 @@ def _job(row: dict) -> Job:
     return Job(**fields)
 
 
+# "More like this": how far a round may move from the concept or photo it starts from, in
+# the customer's words, and the share of the picture a generator redraws (img2img strength).
+STRENGTHS = {"little": ("A little different", 0.3), "more": ("More different", 0.55), "very": ("Very different", 0.8)}
+
+
+def strength_fraction(strength: str | None) -> float | None:
+    """The img2img strength of a round's named strength (None: the generator's default)."""
+    return STRENGTHS[strength][1] if strength else None
+
+
 def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
             parent_image_id: str | None = None, reference_id: str | None = None, mask_id: str | None = None,
-            count: int = 4, max_waiting: int = 2, spec: Spec | None = None) -> Job:
+            count: int = 4, max_waiting: int = 2, spec: Spec | None = None, strength: str | None = None) -> Job:
     """Queue a round of `count` concepts for the design's current spec: from the words
     alone, from a concept ("more like this"), from a reference photo, or (with a mask) a
     region of a concept redrawn. With `spec` (a round whose words changed the piece), the
@@ -98,6 +109,12 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
                           f"painted on ({parent.width} x {parent.height}); paint on the concept shown.")
     if reference_id and parent_image_id:
         raise Invalid("reference_id", "Start from a concept or from a reference photo, not both.")
+    strength = strength or None
+    if strength is not None:
+        if strength not in STRENGTHS:
+            raise Invalid("strength", "Choose how different: little, more or very.")
+        if not (parent_image_id or reference_id) or mask_id:
+            raise Invalid("strength", "How different applies to a round from a concept or a photo.")
     job_id = new_id()
     with store.write() as db:
         waiting = next(db.query(q.COUNT_OPEN_JOBS_FOR_DESIGN, {"design_id": design_id}))["n"]
@@ -110,6 +127,7 @@ def enqueue(store: Store, design_id: str, *, instruction: str | None = None,
         db.execute(q.INSERT_JOB, {
             "id": job_id, "design_id": design_id, "instruction": instruction,
             "parent_image_id": parent_image_id, "reference_id": reference_id, "mask_id": mask_id, "count": count,
+            "strength": strength,
             "now": stamp,
         })
     log.info("job %s queued for design %s (%d images)", shown(job_id), shown(design_id), count)

@@ -158,7 +158,8 @@ class Worker:
         seeds = [secrets.randbelow(2**31) for _ in range(job.count)]
         request = self.new_request(spec=spec, description=design.description, count=job.count, seeds=seeds,
                                    instruction=job.instruction, init_image=init_image and init_image.convert("RGB"),
-                                   mask=mask, width=size, height=size)
+                                   mask=mask, strength=jobs.strength_fraction(job.strength), width=size, height=size,
+                                   init_kind="photo" if job.reference_id else "concept" if job.parent_image_id else None)
         try:
             result = self.generator.generate(
                 request,

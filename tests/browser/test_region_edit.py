@@ -44,7 +44,7 @@ def test_painting_a_region_queues_a_masked_round(servers, browser, store, tmp_pa
     page.click("#paint-send")
     expect(page.locator("#stones-0-shape")).to_have_value("emerald", timeout=30_000)
     expect(page.locator("#quote-total")).not_to_have_text(before)
-    expect(page.locator(".round h2").first).to_contain_text("a 2 carat emerald cut stone", timeout=30_000)
+    expect(page.locator(".round .round-how").first).to_contain_text("a 2 carat emerald cut stone", timeout=30_000)
     expect(page.locator(".thumb img")).to_have_count(8, timeout=30_000)
     expect(page.locator(".thumb").first).to_have_class(re.compile("chosen"))     # the newest round is chosen
     expect(page.locator("#chosen-outdated")).to_have_count(0)

@@ -21,7 +21,7 @@ from appliance.config import load_settings
 from appliance.ops import auth
 from tests.conftest import STAFF_PASSWORD
 from tests.live import LiveServer, wait_for_job_over_http
-from web import bench, customer, following, price_book, staff
+from web import bench, customer, following, guide, kiosk, kiosks_staff, price_book, staff, versions
 
 EXAMPLES_PER_OPERATION = 30
 EXAMPLES_PER_FORM = 40
@@ -153,8 +153,10 @@ ODD_VALUES = st.one_of(
 
 def test_every_form_route_answers_odd_input_without_a_server_error(shop):
     names = _field_names()
-    routes = [("customer", path) for router in (customer.pages, following.pages) for path in _form_routes(router)] + \
-        [("staff", path) for router in (staff.pages, bench.pages, price_book.pages) for path in _form_routes(router)]
+    routes = [("customer", path) for router in (customer.pages, following.pages, versions.pages, guide.pages,
+                                                kiosk.pages) for path in _form_routes(router)] + \
+        [("staff", path) for router in (staff.pages, bench.pages, price_book.pages,
+                                            kiosks_staff.pages) for path in _form_routes(router)]
     assert len(routes) >= 14, routes
     sent = 0
     for app, path in routes:

@@ -67,3 +67,40 @@ def test_auto_falls_back_to_the_sketch_renderer_and_says_why(tmp_path):
     assert any(words in reason for words in ("no CUDA", "not installed", "model"))
     with pytest.raises(registry.GeneratorUnavailable, match="cannot run"):
         registry.create("sdxl", settings)
+
+
+def _round(init, strength, kind, seeds=(11, 12, 13, 14), text="14k rose gold ring with a 1.5 carat oval diamond"):
+    request = GenerationRequest(spec=spec(text), description="x", count=len(seeds), seeds=list(seeds), width=256,
+                                height=256, init_image=init, strength=strength, init_kind=kind)
+    return SketchGenerator().generate(request, lambda *a: None, lambda: False)
+
+
+def _distance(a, b) -> float:
+    return float(np.abs(np.asarray(a, dtype=float) - np.asarray(b.resize(a.size), dtype=float)).mean())
+
+
+def test_more_like_this_moves_further_from_the_concept_the_more_different_asked():
+    from pipelines.sketch import view_of
+    concept = render(spec("14k rose gold ring with a 1.5 carat oval diamond"), 2, seed=4, size=256)[0]
+    assert view_of(concept, spec("14k rose gold ring with a 1.5 carat oval diamond")) == 2
+    distance = {s: np.mean([_distance(i, concept) for i in _round(concept, s, "concept").images])
+                for s in (0.3, 0.55, 0.8)}
+    assert distance[0.3] < distance[0.55] < distance[0.8]
+    little = _round(concept, 0.3, "concept")
+    assert all("low angle" in label for label in little.labels)            # the concept's own view kept
+    assert len({label for label in _round(concept, 0.8, "concept").labels}) >= 3
+
+
+def test_a_reference_photo_gives_the_sketch_its_colours_and_outline():
+    from PIL import Image, ImageDraw
+    photo = Image.new("RGB", (400, 400), (40, 90, 200))                     # a blue photo ...
+    ImageDraw.Draw(photo).rectangle([60, 60, 340, 340], outline=(10, 10, 10), width=14)   # ... with a square in it
+    traced = _round(photo, 0.3, "photo", seeds=(5,)).images[0]
+    plain = render(spec("14k rose gold ring with a 1.5 carat oval diamond"), 0, seed=5, size=256)[0]
+    corner = np.asarray(traced)[5:30, 100:150].reshape(-1, 3).mean(axis=0)
+    assert corner[2] > corner[0] + 25                                       # the backdrop turned blue
+    edge = np.asarray(traced.convert("L"), dtype=float)[60:200, 35:41].mean()   # the square's left side, scaled
+    assert edge < np.asarray(plain.convert("L"), dtype=float)[60:200, 35:41].mean() - 25
+    faint = _round(photo, 0.8, "photo", seeds=(5,)).images[0]
+    assert np.asarray(faint.convert("L"), dtype=float)[60:200, 35:41].mean() > edge   # fainter when very different
+    assert "from your photo" in _round(photo, 0.55, "photo", seeds=(5,)).labels[0]

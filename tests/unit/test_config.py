@@ -37,3 +37,30 @@ def test_the_installed_settings_file_overrides_the_data_folder_s(tmp_path, monke
     monkeypatch.setenv("DIAMRA_CONFIG", str(etc))
     settings = load_settings(tmp_path)
     assert settings.store_name == "Maison Or" and settings.staff_port == 9001
+
+
+def test_the_accent_colour_must_be_a_hex_colour(tmp_path):
+    assert load_settings(tmp_path, accent_colour="#8a6424").accent_colour == "#8a6424"
+    assert load_settings(tmp_path, accent_colour="#fa0").accent_colour == "#fa0"
+    for bad in ("gold", "8a6424", "#8a642", "rgb(1, 2, 3)"):
+        with pytest.raises(SettingsError, match="accent_colour"):
+            load_settings(tmp_path, accent_colour=bad)
+
+
+def test_the_store_logo_is_an_image_file_on_the_box_or_a_static_address(tmp_path):
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert load_settings(tmp_path, store_logo="logo.png").store_logo_path == tmp_path / "logo.png"
+    assert load_settings(tmp_path, store_logo=str(tmp_path / "logo.png")).store_logo_path == tmp_path / "logo.png"
+    assert load_settings(tmp_path, store_logo="/static/favicon.svg").store_logo_path is None
+    assert load_settings(tmp_path).store_logo_path is None
+    (tmp_path / "logo.gif").write_bytes(b"GIF89a")
+    for bad, why in (("missing.png", "not a file"), ("logo.gif", "PNG"), ("https://cdn.example.com/logo.png", "own images")):
+        with pytest.raises(SettingsError, match=f"store_logo.*{why}"):
+            load_settings(tmp_path, store_logo=bad)
+
+
+def test_branding_comes_from_the_environment_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIAMRA_ACCENT_COLOUR", "#123456")
+    monkeypatch.setenv("DIAMRA_STORE_LOGO", "/static/favicon.svg")
+    settings = load_settings(tmp_path)
+    assert (settings.accent_colour, settings.store_logo) == ("#123456", "/static/favicon.svg")
