@@ -121,13 +121,14 @@ production() {
     echo "The production install runs as root (sudo ./install.sh production)." >&2; return 1
   fi
   local opt="$root/opt/diamra" data="$root/var/lib/diamra" etc="$root/etc/diamra" units="$root/etc/systemd/system"
+  local chromium_policy="$root/etc/chromium/policies/managed/diamra-kiosk.json"
   local services="diamra-web.service diamra-worker.service diamra-backup.timer"
   [ "$kiosk" = 1 ] && services="$services diamra-kiosk.service"
   sysctl() { if [ "$systemctl_on" = 1 ]; then systemctl "$@"; else say "(systemctl $*: skipped)"; fi; }
 
   if [ "$uninstall" = 1 ]; then
     sysctl disable --now $services diamra-kiosk.service 2>/dev/null || true
-    rm -f "$units"/diamra-*.service "$units"/diamra-*.timer
+    rm -f "$units"/diamra-*.service "$units"/diamra-*.timer "$chromium_policy"
     sysctl daemon-reload
     rm -rf "$opt"
     if [ "$purge" = 1 ]; then rm -rf "$data" "$etc"; say "removed Diamra, its data and its settings";
@@ -189,6 +190,12 @@ production() {
      "$opt/current/systemd/diamra-backup.service" "$opt/current/systemd/diamra-backup.timer" "$units/"
   if [ "$kiosk" = 1 ]; then
     cp "$opt/current/systemd/diamra-kiosk.service" "$units/"
+    # Chromium offers what one customer typed to the next whatever autocomplete=off says,
+    # and the kiosk keeps its profile (for the pairing cookie): a managed policy turns off
+    # autofill of addresses and cards, the password manager, and sign-in and sync.
+    mkdir -p "$(dirname "$chromium_policy")"
+    cp "$opt/current/systemd/chromium-kiosk-policy.json" "$chromium_policy"
+    chmod 0644 "$chromium_policy"
     [ -z "$root" ] && { id diamra-kiosk >/dev/null 2>&1 || useradd --system --create-home diamra-kiosk; }
   fi
   sysctl daemon-reload

@@ -195,7 +195,9 @@ def cmd_kiosk(args) -> int:
                   f"(it expires {added.expires_at[:16].replace('T', ' ')} UTC):")
             print(kiosks.pairing_url(_kiosk_base_url(settings), added.pairing_token))
             if not settings.public_url:
-                print("(set public_url to print the address the store's screens use)", file=sys.stderr)
+                print("Warning: public_url is not set. Phones need it: a kiosk on this machine (the kiosk unit "
+                      "opens 127.0.0.1) shows no QR code for a customer's phone until public_url names the "
+                      "customer studio's address as phones reach it.", file=sys.stderr)
         elif args.kiosk_command == "revoke":
             kiosks.revoke(store, args.name, actor="console")
             print(f"Kiosk {args.name!r} revoked: its screen is unpaired.")

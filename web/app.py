@@ -82,7 +82,8 @@ class Guard:
         self.proxies = clients.parse_networks(settings.trusted_proxies)
         self.limiter = clients.RateLimiter(settings.rate_limit_per_minute)
         # A paired kiosk (web.kiosk) serves many customers from one address: it is named
-        # in the log and has its own, larger bucket instead of its address's.
+        # in the log and has its own, larger bucket instead of its address's. Looking it up
+        # also ends its visit when it was silent too long (web.kiosk.identify).
         self.kiosk_of = kiosk_of
         self.kiosk_limiter = clients.RateLimiter(settings.kiosk_rate_limit_per_minute)
 
@@ -232,11 +233,13 @@ def create_customer_app(settings: Settings, store: Store) -> FastAPI:
     """The customer-facing studio (the only app a tunnel should expose)."""
     app = _base_app(settings, store, "Diamra customer API",
                     "Design a piece, see concepts, get a quote and place an order.", limit_writes=True,
-                    kiosk_of=kiosk.identify(store))
+                    kiosk_of=kiosk.identify(store, settings))
     app.state.templates.env.globals.update(kiosk_chrome=kiosk.chrome, kiosk_handoff=kiosk.handoff,
                                            kiosk_order_link=kiosk.order_link)
-    # "Find my order": a few asks an hour per connection and per address.
-    app.state.find_limits = {"client": clients.RateLimiter.per_hour(10), "address": clients.RateLimiter.per_hour(3)}
+    # "Find my order": a few asks an hour per connection and per address. A paired kiosk
+    # is one connection for every customer in the store: it counts as six.
+    app.state.find_limits = {"client": clients.RateLimiter.per_hour(10), "kiosk": clients.RateLimiter.per_hour(60),
+                             "address": clients.RateLimiter.per_hour(3)}
     # The API first: the live price's every update is matched against fewer routes.
     app.include_router(customer.api)
     app.include_router(versions.api)

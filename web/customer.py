@@ -12,7 +12,8 @@ from typing import Literal
 
 from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
@@ -58,6 +59,9 @@ def _design_context(request: Request, design: designs.Design, **extra) -> dict:
         "strengths": jobs.STRENGTHS, "tree_message": None, "tree_error": False,
         "position": jobs.position(store, job) if job else None, "selected": selected,
         "chosen_outdated": outdated,
+        # "Go back to its materials" only where going back would change them (the
+        # customer's own ring size is kept, so a size change alone leaves nothing to undo).
+        "can_go_back": outdated and versions.changes_going_back(design, chosen),
         "outdated_images": {i.id for i in images if not designs.drawn_with_current_spec(design, i)},
         "chosen_changes": designs.changed_since(Spec.model_validate_json(chosen.spec_json), design.spec)
         if outdated else [],
@@ -284,6 +288,18 @@ class DesignIn(BaseModel):
     piece_type: str | None = Field(None, max_length=20)
     spec: Spec | None = Field(None, description="A spec the customer chose (guided steps in a client): used as it "
                               "is, nothing read from the words.")
+    # Whether the client's spec named a size (a Spec fills in the usual one otherwise, and
+    # that is the standard, not the customer's choice); set from the body, never sent.
+    spec_sized: SkipJsonSchema[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_a_given_size(cls, data):
+        if isinstance(data, dict):
+            given = data.get("spec")
+            data = {**data, "spec_sized": isinstance(given, dict) and bool(
+                {"ring_size", "chain_length_mm", "bracelet_length_mm"} & set(given))}
+        return data
 
 
 class RenderIn(BaseModel):
@@ -328,8 +344,9 @@ def api_create_design(request: Request, body: DesignIn):
     store = store_of(request)
     limit = request.app.state.settings.max_queued_per_design
     if body.spec is not None:
-        words = body.description or f"Chosen step by step: {body.spec.summary()}."
-        started = rounds.start_chosen_design(store, words, body.spec, guided.facts_of(body.spec), max_waiting=limit)
+        words = body.description or f"Chosen piece: {body.spec.summary()}."
+        started = rounds.start_chosen_design(store, words, body.spec, guided.facts_of(body.spec, body.spec_sized),
+                                             max_waiting=limit)
     else:
         started = rounds.start_design(store, body.description or "", body.piece_type, max_waiting=limit)
     return {**_design_json(store, started.design), "job": {"id": started.job.id, "status": started.job.status}}

@@ -29,10 +29,14 @@ FIND_MAIL_OFF = ("This store does not send e-mail, so we cannot send your links.
 
 def _find_orders(request: Request, email: str) -> str:
     """Queue the links of this address's orders; the answer is the same whether or not it
-    has any (no one learns from it who ordered). Limited per connection and per address."""
+    has any (no one learns from it who ordered). Limited per connection (a paired kiosk,
+    whose customers all share its address, by the kiosk, with a larger allowance) and per
+    address."""
     limits = request.app.state.find_limits
     address = orders.check_email(email)
-    if not (limits["client"].allow(request.state.client_ip) and limits["address"].allow(address.lower())):
+    kiosk = getattr(request.state, "kiosk", None)
+    asker = limits["kiosk"].allow(f"kiosk:{kiosk.id}") if kiosk else limits["client"].allow(request.state.client_ip)
+    if not (asker and limits["address"].allow(address.lower())):
         raise TooMany("You asked for your links several times already; please wait an hour, or contact the store.")
     mail_on = orders.send_order_links(store_of(request), address, notices_of(request))
     mail_queued(request)

@@ -5,13 +5,14 @@ you own"), on the customer app."""
 from __future__ import annotations
 
 import math
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from appliance.errors import Conflict, Invalid
 from appliance.jewelry import catalog, ring_sizes
-from appliance.studio import designs, guided, price_books, rounds
+from appliance.studio import designs, guided, kiosks, price_books, rounds
 from web.responses import render, store_of
 
 pages = APIRouter(include_in_schema=False)
@@ -64,6 +65,8 @@ async def guided_create(request: Request):
                                              max_waiting=request.app.state.settings.max_queued_per_design)
     except (Invalid, Conflict) as exc:
         return _guided_page(request, answers, "cut", 422, getattr(exc, "message", str(exc)))
+    if kiosk := getattr(request.state, "kiosk", None):        # at a kiosk: its customer's design
+        kiosks.note_design(store_of(request), kiosk, started.design.id)
     return RedirectResponse(f"/d/{started.design.id}", status_code=303)
 
 
@@ -94,6 +97,14 @@ def _measured(request: Request) -> tuple[dict | None, dict[str, str]]:
     return None, errors
 
 
+def _guided_answers(query: str) -> dict[str, str]:
+    """The guided steps' answers carried to the guide (checked again by read_answers)."""
+    try:
+        return dict(parse_qsl(query[:500], max_num_fields=12))
+    except ValueError:          # more fields than any guided step has: none of them
+        return {}
+
+
 @pages.get("/ring-size")
 def ring_size_guide(request: Request):
     """How to find a ring size: print a sizer, or measure a ring you own."""
@@ -103,6 +114,11 @@ def ring_size_guide(request: Request):
         design = designs.get_design(store_of(request), design_id)
         if design.spec.piece_type != "ring":
             design = None
+    # Come from the guided steps: their answers so far, to go back with (and the size).
+    from_guided = guided.read_answers(_guided_answers(request.query_params.get("guided", "")))
+    back_to_guided = {k: v for k, v in from_guided.as_form().items() if k != "size"} if from_guided.piece else None
+    if back_to_guided is not None and result is not None and f"{result['us']:g}" in guided.RING_SIZES:
+        result["guided_size"] = f"{result['us']:g}"
     marks = [{"us": f"{n / 2:g}", "x": round(ring_sizes.us_to_circumference(n / 2), 2), "major": n % 2 == 0}
              for n in range(6, 27)]
     return render(request, "customer/ring_size.html", {
@@ -111,7 +127,8 @@ def ring_size_guide(request: Request):
                    "circumference": f"{ring_sizes.us_to_circumference(n / 2):.1f}",
                    **{system: ring_sizes.from_us(system, n / 2) for system in ("uk", "eu", "jp")}}
                   for n in range(6, 27)],
-        "values": {k: request.query_params.get(k, "")[:10] for k in ("diameter", "circumference")}},
+        "values": {k: request.query_params.get(k, "")[:10] for k in ("diameter", "circumference")},
+        "back_to_guided": back_to_guided, "guided_query": request.query_params.get("guided", "")[:500]},
         status_code=422 if errors else 200)
 
 

@@ -6,15 +6,22 @@ Guard (web.app) looks it up on every request, so a revoked kiosk is unpaired fro
 next request on, its requests have their own rate-limit bucket, and the access log names
 it. Pages a kiosk asks for get the kiosk chrome (base.html includes kiosk/_chrome.html):
 the idle countdown, Start over, and on a design the handoff QR code.
+
+The QR codes carry the customer site's address to a phone: public_url when the store set
+it, else the address the kiosk itself asked for. A kiosk on the appliance's own loopback
+(the kiosk unit opens 127.0.0.1) has no address a phone can open, so it shows no code.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.requests import cookie_parser
 
+from appliance.config import Settings
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.jewelry import catalog
 from appliance.storage.store import Store
@@ -30,15 +37,28 @@ COOKIE_SECONDS = 400 * 24 * 3600
 # idle time itself (so a test or a busy store can shorten all three with one setting).
 COUNTDOWN_SECONDS = 20
 AFTER_ORDER_SECONDS = 15
+# Beyond the idle time and the countdown, the silence after which the server ends a visit
+# itself: the screen's own reset should have come by then, and the visit's last request
+# is written down only every SEEN_EVERY_SECONDS, so the margin covers that lag too.
+FORGET_MARGIN_SECONDS = kiosks.SEEN_EVERY_SECONDS + 15
 
 
-def identify(store: Store):
-    """For the Guard: the paired kiosk a request's Cookie header names, or None."""
+def forget_after_seconds(settings: Settings) -> int:
+    """How long a kiosk may stay silent before its next request starts a new visit."""
+    idle = settings.kiosk_idle_seconds
+    return idle + min(COUNTDOWN_SECONDS, idle) + FORGET_MARGIN_SECONDS
+
+
+def identify(store: Store, settings: Settings):
+    """For the Guard: the paired kiosk a request's Cookie header names, or None; a
+    kiosk silent for longer than its visit lasts gets a new visit first."""
+    forget_after = forget_after_seconds(settings)
+
     def kiosk_of(cookie_header: str | None):
         if not cookie_header or COOKIE not in cookie_header:
             return None
         cookies = cookie_parser(cookie_header)
-        return kiosks.paired(store, cookies.get(f"__Secure-{COOKIE}") or cookies.get(COOKIE))
+        return kiosks.seen(store, cookies.get(f"__Secure-{COOKIE}") or cookies.get(COOKIE), forget_after=forget_after)
     return kiosk_of
 
 
@@ -54,9 +74,26 @@ def chrome(request: Request) -> dict:
             "after_order_seconds": min(AFTER_ORDER_SECONDS, idle)}
 
 
-def customer_base_url(request: Request) -> str:
-    """The customer site's address: public_url when the store set it, else this request's."""
-    return request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+def is_loopback(host: str | None) -> bool:
+    """Whether a host name or address names this machine only (localhost, 127.0.0.0/8,
+    ::1, or the unspecified address): nothing a phone could open."""
+    host = (host or "").strip().strip("[]").rstrip(".").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def phone_base_url(request: Request) -> str | None:
+    """The customer site's address as a phone opens it: public_url when the store set
+    it, else this request's, or None when that is a loopback address."""
+    public_url = request.app.state.settings.public_url.rstrip("/")
+    if public_url:
+        return public_url
+    return None if is_loopback(request.url.hostname) else str(request.base_url).rstrip("/")
 
 
 def qr_svg(url: str) -> str:
@@ -64,16 +101,24 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", svgclass="kiosk-qr")
 
 
-def handoff(request: Request, design_id: str) -> dict:
-    """The design's address for the customer's phone, and its QR code. The design URL is
-    the capability to see, change and order that design, and nothing else."""
-    url = f"{customer_base_url(request)}/d/{design_id}"
+def handoff(request: Request, design_id: str) -> dict | None:
+    """The design's address for the customer's phone, and its QR code, or None where no
+    phone could open it. The design URL is the capability to see, change and order that
+    design, and nothing else."""
+    base = phone_base_url(request)
+    if base is None:
+        return None
+    url = f"{base}/d/{design_id}"
     return {"url": url, "qr": qr_svg(url)}
 
 
-def order_link(request: Request, token: str) -> dict:
-    """The order's private link (to follow it from a phone) and its QR code."""
-    url = f"{customer_base_url(request)}/o/{token}"
+def order_link(request: Request, token: str) -> dict | None:
+    """The order's private link (to follow it from a phone) and its QR code, or None
+    where no phone could open it."""
+    base = phone_base_url(request)
+    if base is None:
+        return None
+    url = f"{base}/o/{token}"
     return {"url": url, "qr": qr_svg(url)}
 
 
@@ -148,9 +193,17 @@ async def kiosk_start_design(request: Request):
 
 @pages.get("/kiosk/pair/{token}")
 def pair_page(request: Request, token: str):
-    """Opening the one-time pairing link pairs this browser as the kiosk; a second open,
-    an expired or revoked link, is refused with a page that says why."""
-    return _pair(request, token)
+    """Opening the one-time pairing link asks whether to pair this screen; only its
+    button (a POST) spends the link, so a chat's link preview or a phone scanning the
+    desk's code spends nothing. A used, expired or revoked link is refused with a page
+    that says why."""
+    try:
+        name = kiosks.pairable(store_of(request), token)
+    except Conflict as exc:
+        return _unpaired(request, str(exc), status_code=409)
+    except NotFound as exc:
+        return _unpaired(request, str(exc), status_code=404)
+    return render(request, "kiosk/pair.html", {"name": name, "token": token})
 
 
 @pages.post("/kiosk/pair")

@@ -31,8 +31,10 @@ def customer_base_url(request: Request) -> str:
 
 
 def _context(request: Request, user: dict, **extra) -> dict:
+    # Without public_url a kiosk on the appliance's loopback (as the kiosk unit opens it)
+    # has no address a phone can open, so it shows no QR codes: the page says so.
     return {"user": user, "kiosks": kiosks.listing(store_of(request)), "error": None, "error_field": None,
-            "added": None, "name": "", **extra}
+            "added": None, "name": "", "public_url_unset": not request.app.state.settings.public_url, **extra}
 
 
 # ---------------------------------------------------------------- pages

@@ -255,6 +255,7 @@ CREATE TABLE kiosks (
     paired_at TEXT,
     secret_hash TEXT UNIQUE,
     visit_id TEXT NOT NULL,
+    visit_seen_at TEXT,
     created_at TEXT NOT NULL,
     created_by TEXT NOT NULL,
     revoked_at TEXT,

@@ -159,12 +159,6 @@ RETURNING spec_revision
 # A new round: the chosen concept follows the newest round until the customer picks one.
 CLEAR_DESIGN_SELECTION = "UPDATE designs SET selected_image_id = NULL, updated_at = :now WHERE id = :id"
 SELECT_DESIGN_IMAGE = "UPDATE designs SET selected_image_id = :image_id, updated_at = :now WHERE id = :id"
-# Back to an earlier version: its concept chosen and its spec as a new revision, together.
-RESTORE_DESIGN_VERSION = """
-UPDATE designs SET selected_image_id = :image_id, spec_json = :spec_json,
-                   spec_revision = spec_revision + (spec_json IS NOT :spec_json), updated_at = :now
-WHERE id = :id
-"""
 # The rounds that drew images, each with what it started from (the version tree's nodes).
 ROUNDS_FOR_DESIGN = """
 SELECT id, instruction, parent_image_id, reference_id, mask_id, strength, spec_revision, created_at
@@ -451,13 +445,18 @@ LIVE_KIOSK_BY_NAME = "SELECT * FROM kiosks WHERE name = :name COLLATE NOCASE AND
 # Opening the pairing link: once, before it expires, for a kiosk not revoked. The
 # UPDATE's WHERE is the check, so two opens at once cannot both pair.
 PAIR_KIOSK = """
-UPDATE kiosks SET paired_at = :now, secret_hash = :secret_hash
+UPDATE kiosks SET paired_at = :now, secret_hash = :secret_hash, visit_seen_at = :now
 WHERE pairing_hash = :pairing_hash AND paired_at IS NULL AND revoked_at IS NULL AND pairing_expires_at > :now
 RETURNING id, name
 """
 KIOSK_BY_PAIRING = "SELECT name, paired_at, revoked_at, pairing_expires_at FROM kiosks WHERE pairing_hash = :pairing_hash"
 # Every request from a paired screen: its secret's hash names it, until it is revoked.
-PAIRED_KIOSK = "SELECT id, name, visit_id FROM kiosks WHERE secret_hash = :secret_hash AND revoked_at IS NULL"
+PAIRED_KIOSK = """
+SELECT id, name, visit_id, visit_seen_at FROM kiosks WHERE secret_hash = :secret_hash AND revoked_at IS NULL
+"""
+# A request from the kiosk, noted at most every half minute (not a write per request);
+# the visit must still be the one the request saw.
+KIOSK_VISIT_SEEN = "UPDATE kiosks SET visit_seen_at = :now WHERE id = :id AND visit_id = :visit_id"
 REVOKE_KIOSK = """
 UPDATE kiosks SET revoked_at = :now, revoked_by = :revoked_by WHERE id = :id AND revoked_at IS NULL
 """
@@ -471,4 +470,7 @@ WHERE k.kiosk_id = :kiosk_id AND k.visit_id = :visit_id ORDER BY k.created_at DE
 """
 # Starting over: the kiosk forgets its customer's designs and takes a new anonymous visit.
 FORGET_KIOSK_DESIGNS = "DELETE FROM kiosk_visit_designs WHERE kiosk_id = :kiosk_id"
-NEW_KIOSK_VISIT = "UPDATE kiosks SET visit_id = :visit_id WHERE id = :id AND revoked_at IS NULL"
+NEW_KIOSK_VISIT = "UPDATE kiosks SET visit_id = :visit_id, visit_seen_at = :now WHERE id = :id AND revoked_at IS NULL"
+# The visit a kiosk has now, read again inside the write that may end it (two requests
+# after a long silence must not both start over, the second forgetting the first's design).
+KIOSK_VISIT = "SELECT visit_id, visit_seen_at FROM kiosks WHERE id = :id AND revoked_at IS NULL"

@@ -153,13 +153,14 @@ def words_of(spec: Spec, a: Answers) -> str:
     """The design's description: what the customer chose, in the words the studio shows."""
     parts = [f"{catalog.METALS[spec.metal].label} {catalog.PIECE_TYPES[spec.piece_type]}"]
     parts += [group.describe() for group in spec.stones]
+    chosen = a.size not in ("", NOT_SURE)
     if spec.ring_size is not None:
-        parts.append(f"size US {ring_sizes.from_us('us', spec.ring_size)}" if a.size != NOT_SURE
+        parts.append(f"size US {ring_sizes.from_us('us', spec.ring_size)}" if chosen
                      else "ring size to be measured")
-    if spec.chain_length_mm and a.size:
-        parts.append(f"{spec.chain_length_mm} mm chain")
-    if spec.bracelet_length_mm and a.size:
-        parts.append(f"{spec.bracelet_length_mm} mm long")
+    if spec.chain_length_mm:
+        parts.append(f"{spec.chain_length_mm} mm chain" if chosen else "chain length to be confirmed")
+    if spec.bracelet_length_mm:
+        parts.append(f"{spec.bracelet_length_mm} mm long" if chosen else "length to be confirmed")
     return "Chosen step by step: " + ", ".join(parts) + "."
 
 

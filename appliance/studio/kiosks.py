@@ -9,7 +9,9 @@ is spent. Revoking the kiosk makes its secret name nothing from the next request
 A paired kiosk serves one customer at a time. Its current customer is an anonymous
 *visit*: the designs started at the kiosk are noted against the visit, so the kiosk page
 can offer "continue your design"; starting over (idle, the Start over button, a few
-seconds after an order) takes a new visit and forgets those notes.
+seconds after an order) takes a new visit and forgets those notes. The server does not
+rely on the screen to say so: a request after a long silence (the screen's reset never
+arrived, its browser crashed or restarted) starts a new visit before it is served.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import re
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from appliance.errors import Conflict, Invalid, NotFound
@@ -31,6 +33,9 @@ PAIRING_HOURS = 24
 # The pairing token and the secret: URL-safe, 32 and 43 characters (192 and 256 bits).
 _PAIRING_BYTES, _SECRET_BYTES = 24, 32
 PAIR_PATH = "/kiosk/pair/"
+# How often a kiosk's requests are written down as its visit's latest: a write per
+# request would put every page view of a busy kiosk on the write lock.
+SEEN_EVERY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -126,15 +131,25 @@ def pair(store: Store, token: str) -> tuple[Kiosk, str]:
         if paired:
             kiosk = store.query_one(q.PAIRED_KIOSK, {"secret_hash": digest(secret)})
             return Kiosk(id=kiosk["id"], name=kiosk["name"], visit_id=kiosk["visit_id"]), secret
-        row = store.query_one(q.KIOSK_BY_PAIRING, {"pairing_hash": digest(token)})
-        if row is not None:
-            if row["revoked_at"]:
-                raise Conflict(f"The kiosk {row['name']!r} was revoked; ask the store for a new pairing link.")
-            if row["paired_at"]:
-                raise Conflict("This pairing link was used already: each link pairs one screen, once. "
-                               "Ask the store for a new one.")
-            raise Conflict("This pairing link has expired (links work for a day). Ask the store for a new one.")
+    pairable(store, token)                  # raises, saying why the token did not pair
     raise NotFound("That is not a pairing link of this store.")
+
+
+def pairable(store: Store, token: str) -> str:
+    """The name of the kiosk this unspent, unexpired pairing token would pair (the token
+    stays unspent), or the Conflict or NotFound that `pair` would raise."""
+    token = (token or "").strip()
+    row = store.query_one(q.KIOSK_BY_PAIRING, {"pairing_hash": digest(token)}) if 16 <= len(token) <= 100 else None
+    if row is None:
+        raise NotFound("That is not a pairing link of this store.")
+    if row["revoked_at"]:
+        raise Conflict(f"The kiosk {row['name']!r} was revoked; ask the store for a new pairing link.")
+    if row["paired_at"]:
+        raise Conflict("This pairing link was used already: each link pairs one screen, once. "
+                       "Ask the store for a new one.")
+    if row["pairing_expires_at"] <= now():
+        raise Conflict("This pairing link has expired (links work for a day). Ask the store for a new one.")
+    return row["name"]
 
 
 def paired(store: Store, secret: str | None) -> Kiosk | None:
@@ -143,6 +158,43 @@ def paired(store: Store, secret: str | None) -> Kiosk | None:
         return None
     row = store.query_one(q.PAIRED_KIOSK, {"secret_hash": digest(secret)})
     return None if row is None else Kiosk(id=row["id"], name=row["name"], visit_id=row["visit_id"])
+
+
+def seen(store: Store, secret: str | None, *, forget_after: float,
+         note_every: float = SEEN_EVERY_SECONDS) -> Kiosk | None:
+    """The live kiosk whose secret this is (as `paired`), for a request it makes now.
+    After more than `forget_after` seconds without a request, its visit is ended first
+    (its designs forgotten) and the kiosk comes back with a new one; otherwise the request
+    is noted as the visit's latest, at most once every `note_every` seconds."""
+    if not secret or len(secret) > 100:
+        return None
+    row = store.query_one(q.PAIRED_KIOSK, {"secret_hash": digest(secret)})
+    if row is None:
+        return None
+    kiosk = Kiosk(id=row["id"], name=row["name"], visit_id=row["visit_id"])
+    silent = _seconds_since(row["visit_seen_at"])
+    if silent > forget_after:
+        with store.write() as db:
+            # Read again under the write lock: a request just before this one may have
+            # started the new visit already (or noted itself), and its design must stay.
+            current = db.execute(q.KIOSK_VISIT, {"id": kiosk.id}).fetchone()
+            if current is None:
+                return None                                           # revoked meanwhile
+            visit_id, seen_at = current
+            if _seconds_since(seen_at) > forget_after:
+                visit_id = _new_visit(db, kiosk.id)
+        return replace(kiosk, visit_id=visit_id)
+    if silent >= note_every or silent < 0:              # < 0: the clock was set back
+        with store.write() as db:
+            db.execute(q.KIOSK_VISIT_SEEN, {"id": kiosk.id, "visit_id": kiosk.visit_id, "now": now()})
+    return kiosk
+
+
+def _seconds_since(moment: str | None) -> float:
+    """Seconds from a stored time to now (infinite for none)."""
+    if not moment:
+        return float("inf")
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(moment)).total_seconds()
 
 
 def note_design(store: Store, kiosk: Kiosk, design_id: str) -> None:
@@ -160,8 +212,13 @@ def visit_designs(store: Store, kiosk: Kiosk) -> list[dict]:
 def start_over(store: Store, kiosk: Kiosk) -> str:
     """End the current customer's visit: forget their designs, take a new anonymous visit
     id (returned)."""
-    visit_id = secrets.token_urlsafe(16)
     with store.write() as db:
-        db.execute(q.FORGET_KIOSK_DESIGNS, {"kiosk_id": kiosk.id})
-        db.execute(q.NEW_KIOSK_VISIT, {"id": kiosk.id, "visit_id": visit_id})
+        return _new_visit(db, kiosk.id)
+
+
+def _new_visit(db, kiosk_id: int) -> str:
+    """Inside a write: forget the kiosk's designs and give it a new visit id (returned)."""
+    visit_id = secrets.token_urlsafe(16)
+    db.execute(q.FORGET_KIOSK_DESIGNS, {"kiosk_id": kiosk_id})
+    db.execute(q.NEW_KIOSK_VISIT, {"id": kiosk_id, "visit_id": visit_id, "now": now()})
     return visit_id

@@ -93,14 +93,27 @@ def spec_of_version(current: Spec, image: designs.Image) -> Spec:
 
 
 def go_back(store: Store, design_id: str, image_id: str) -> designs.Design:
-    """Choose an earlier concept and make its materials the design's again."""
-    design = designs.get_design(store, design_id)
+    """Choose an earlier concept and make its materials the design's again: read and
+    written in one transaction, so a panel edit from another tab is never overwritten
+    unseen, and a new spec revision only when the materials really change."""
     image = _image_of(store, design_id, image_id)
-    spec = spec_of_version(design.spec, image)
     with store.write() as db:
-        db.execute(q.RESTORE_DESIGN_VERSION, {"id": design_id, "image_id": image.id,
-                                              "spec_json": spec.model_dump_json(), "now": now()})
+        row = next(db.query(q.GET_DESIGN, {"id": design_id}), None)
+        if row is None:
+            raise NotFound("No design with that id.")
+        current = Spec.model_validate_json(row["spec_json"])
+        spec = spec_of_version(current, image)
+        stamp = now()
+        if spec != current:
+            db.execute(q.UPDATE_DESIGN_SPEC, {"id": design_id, "spec_json": spec.model_dump_json(),
+                                              "now": stamp}).fetchall()
+        db.execute(q.SELECT_DESIGN_IMAGE, {"id": design_id, "image_id": image.id, "now": stamp})
     return designs.get_design(store, design_id)
+
+
+def changes_going_back(design: designs.Design, image: designs.Image) -> bool:
+    """Whether going back to the image would change the design's materials."""
+    return spec_of_version(design.spec, image) != design.spec
 
 
 @dataclass
@@ -122,6 +135,9 @@ def undo(store: Store, design_id: str) -> Undone:
     if spec_of_version(design.spec, chosen) != design.spec:
         return Undone(go_back(store, design_id, chosen.id), "Your last changes to the materials were undone.")
     parent = next((image for image in images if image.id == chosen.parent_id), None)
+    if parent is None and chosen.round > 1:
+        raise Conflict("This round started from your photo, so no concept comes before it; choose any concept "
+                       "of an earlier round to go back to it.")
     if parent is None:
         raise Conflict("This is where your design began; there is nothing earlier to go back to.")
     return Undone(go_back(store, design_id, parent.id),

@@ -2,7 +2,9 @@
 fills in her contact, walks away, and "Still there?" counts down to a fresh start page
 that keeps nothing of her (no page to go Back to, no cookie but the kiosk's, empty
 storage); the same a few seconds after an order; her design handed to a phone by the QR
-code's link; every control touch-sized on a portrait and a landscape screen."""
+code's link (a kiosk on loopback shows none: no phone could open it); the start page
+listing her designs starts over by itself too; every link a kiosk shows goes somewhere,
+without a history entry; every control touch-sized on a portrait and a landscape screen."""
 
 import os
 import re
@@ -13,6 +15,7 @@ from playwright.sync_api import expect
 
 from appliance.config import load_settings
 from appliance.studio import kiosks, orders
+from tests.browser.conftest import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +23,9 @@ IDLE_SECONDS = 4            # the countdown and the order confirmation follow it
 CUSTOMER_WORDS = "18k rose gold ring with an oval sapphire, tiny diamonds on the band"
 CONTACT = {"#order-name": "Ana Kiosk", "#order-email": "ana.kiosk@example.com", "#order-phone": "+1 555 0199",
            "#order-notes": "Engraving: for M, with love"}
-
+# The store's network name for the appliance, as a kiosk on another machine would open it
+# (the browser resolves it to the test server's loopback address).
+LAN_HOST = "diamra.store.test"
 
 
 @pytest.fixture
@@ -43,8 +48,21 @@ def paired_page(browser, store, customer_url, viewport=(1080, 1920), name="front
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     added = kiosks.add(store, name, actor="test")
     page.goto(f"{customer_url}/kiosk/pair/{added.pairing_token}")
+    expect(page.locator("h1")).to_have_text(f"Pair this screen as kiosk “{name}”?")
+    page.click("#kiosk-pair")
     expect(page).to_have_url(f"{customer_url}/kiosk")
     return page
+
+
+@pytest.fixture
+def lan_browser():
+    """Chromium that reaches the test server by the store's network name too."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=[*ARGS, f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1"])
+        yield browser
+        browser.close()
 
 
 def start_and_fill(page):
@@ -131,8 +149,20 @@ def test_start_over_and_done_act_at_once(servers, browser, store):
     assert_nothing_left_of_customer_1(page, customer_url, store, history_length)
 
 
-def test_the_qr_code_hands_the_design_to_a_phone(servers, browser, store):
-    customer_url, _ = servers
+def test_the_qr_code_hands_the_design_to_a_phone(servers, lan_browser, store):
+    loopback_url, _ = servers
+    # On the appliance's own loopback (as the kiosk unit opens it) no phone could open the
+    # design's address: no code, a note instead.
+    local = paired_page(lan_browser, store, loopback_url, name="on-the-box")
+    local.fill("#kiosk-description", CUSTOMER_WORDS)
+    local.click("#kiosk-generate")
+    expect(local).to_have_url(re.compile(r"/d/"), timeout=15_000)
+    expect(local.locator("#kiosk-no-handoff")).to_be_visible()
+    expect(local.locator("#kiosk-handoff")).to_have_count(0)
+    expect(local.locator("svg.kiosk-qr")).to_have_count(0)
+
+    browser = lan_browser
+    customer_url = loopback_url.replace("127.0.0.1", LAN_HOST)
     page = paired_page(browser, store, customer_url)
     page.fill("#kiosk-description", CUSTOMER_WORDS)
     page.click("#kiosk-generate")
@@ -149,6 +179,65 @@ def test_the_qr_code_hands_the_design_to_a_phone(servers, browser, store):
     expect(phone.locator("#order-name")).to_be_visible()
     assert phone.url == url
 
+
+
+def test_the_pairing_question_is_accessible_and_spends_nothing_until_its_button(servers, browser, store):
+    from tests.browser.test_accessibility import AXE, axe_problems, layout_problems
+    customer_url, _ = servers
+    added = kiosks.add(store, "front-counter", actor="test")
+    for viewport in ({"width": 375, "height": 812}, {"width": 1080, "height": 1920}):
+        page = browser.new_context(viewport=viewport, bypass_csp=True).new_page()
+        page.goto(f"{customer_url}/kiosk/pair/{added.pairing_token}")
+        expect(page.locator("#kiosk-pair")).to_be_visible()
+        if AXE.is_file():
+            assert axe_problems(page) == []
+        assert layout_problems(page) == []
+        page.context.close()
+    assert kiosks.listing(store)[0]["state"] == "waiting for pairing"
+
+
+def test_the_start_page_listing_her_designs_starts_over_by_itself(servers, browser, store):
+    customer_url, _ = servers
+    page = paired_page(browser, store, customer_url)
+    page.fill("#kiosk-description", CUSTOMER_WORDS)
+    page.click("#kiosk-generate")
+    expect(page).to_have_url(re.compile(r"/d/"), timeout=15_000)
+    page.click(".brand")                                    # back to the start page, then she walks away
+    expect(page).to_have_url(f"{customer_url}/kiosk")
+    expect(page.locator(".kiosk-continue")).to_contain_text("Continue your design")
+    expect(page.locator("#kiosk-idle")).to_be_visible(timeout=(IDLE_SECONDS + 3) * 1000)     # no touch needed
+    expect(page.locator(".kiosk-continue")).to_have_count(0, timeout=(IDLE_SECONDS + 6) * 1000)
+    expect(page).to_have_url(f"{customer_url}/kiosk")
+    assert CUSTOMER_WORDS not in page.inner_text("body")
+    assert not page.errors, page.errors
+
+
+def test_every_link_the_kiosk_shows_goes_there_without_a_history_entry(servers, browser, store):
+    customer_url, _ = servers
+    page = paired_page(browser, store, customer_url)
+    history_length = page.evaluate("history.length")
+
+    def follow(selector: str, url) -> None:
+        page.locator(selector).first.click()
+        expect(page).to_have_url(url)
+        page.wait_for_load_state()
+        assert page.evaluate("history.length") == history_length, selector
+        expect(page.locator("#kiosk-bar")).to_be_visible()                  # still the kiosk's page
+
+    follow("#guided-start", f"{customer_url}/guided")                       # "Choose step by step"
+    follow(".brand", f"{customer_url}/kiosk")
+    follow("#ring-size-start", f"{customer_url}/ring-size")
+    follow(".brand", f"{customer_url}/kiosk")
+    page.fill("#kiosk-description", CUSTOMER_WORDS)
+    page.click("#kiosk-generate")
+    expect(page).to_have_url(re.compile(r"/d/[A-Za-z0-9_-]+$"), timeout=15_000)
+    design_url = page.url
+    expect(page.locator(".thumb img")).to_have_count(4, timeout=30_000)
+    follow(".concept-link", re.compile(r"/d/[A-Za-z0-9_-]+/compare\?a=.+&b=.+$"))   # "Compare with chosen"
+    follow("text=Back to your design", design_url)
+    follow(".size-help", re.compile(r"/ring-size\?design=[A-Za-z0-9_-]+$"))     # "Not sure of the size? Find it"
+    follow("text=Back to your design", design_url)
+    assert not page.errors, page.errors
 
 
 # Every control a finger may need: its box (a radio's is its chip) is at least 44 px each way.

@@ -6,6 +6,7 @@ page with personal data, and bad input answered 4xx naming the field."""
 import hashlib
 import logging
 import sqlite3
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,14 +19,18 @@ from appliance.config import load_settings
 from appliance.ops import auth
 from appliance.studio import jobs, kiosks
 from tests.conftest import STAFF_PASSWORD, wait_for_job
+from web import kiosk as kiosk_web
 
 KIOSK_COOKIE = "diamra_kiosk"
 
 
 def pair(client, store, name="front-counter") -> str:
-    """Add a kiosk and open its pairing link with `client`; returns the kiosk's secret."""
+    """Add a kiosk, open its pairing link with `client` and press its button; returns the
+    kiosk's secret."""
     added = kiosks.add(store, name, actor="test")
-    answer = client.get(f"/kiosk/pair/{added.pairing_token}", follow_redirects=False)
+    asked = client.get(f"/kiosk/pair/{added.pairing_token}", follow_redirects=False)
+    assert asked.status_code == 200 and 'id="kiosk-pair"' in asked.text
+    answer = client.post("/kiosk/pair", data={"link": added.pairing_token}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/kiosk"
     return client.cookies[KIOSK_COOKIE]
 
@@ -39,7 +44,7 @@ def start_design(client, words="rose gold ring with an oval sapphire") -> str:
 def test_a_pairing_link_pairs_one_screen_once_and_the_database_keeps_only_the_secret_s_hash(customer, store, settings):
     assert customer.get("/kiosk").status_code == 403                       # not paired yet
     added = kiosks.add(store, "front-counter", actor="test")
-    first = customer.get(f"/kiosk/pair/{added.pairing_token}", follow_redirects=False)
+    first = customer.post("/kiosk/pair", data={"link": added.pairing_token}, follow_redirects=False)
     assert first.status_code == 303
     cookie = first.headers["set-cookie"]
     assert cookie.startswith(f"{KIOSK_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -145,6 +150,110 @@ def test_the_handoff_uses_the_request_s_address_without_public_url(customer, sto
     assert f'data-handoff-url="http://testserver/d/{design_id}"' in customer.get(f"/d/{design_id}").text
 
 
+def test_opening_a_pairing_link_asks_first_and_only_the_button_pairs(customer, store):
+    added = kiosks.add(store, "front-counter", actor="test")
+    for _ in range(3):                       # a chat's link preview, a phone scanning the desk's code...
+        asked = customer.get(f"/kiosk/pair/{added.pairing_token}", follow_redirects=False)
+        assert asked.status_code == 200 and "Pair this screen as kiosk “front-counter”?" in asked.text
+        assert "set-cookie" not in asked.headers and KIOSK_COOKIE not in customer.cookies
+    form = asked.text.split('<form method="post" action="/kiosk/pair"')[1].split("</form>")[0]
+    assert f'name="link" value="{added.pairing_token}"' in form and 'type="submit" id="kiosk-pair"' in form
+    assert kiosks.listing(store)[0]["state"] == "waiting for pairing"               # the link is unspent
+    paired = customer.post("/kiosk/pair", data={"link": added.pairing_token}, follow_redirects=False)
+    assert paired.status_code == 303 and KIOSK_COOKIE in customer.cookies
+    assert kiosks.listing(store)[0]["state"] == "paired"
+
+
+def _silence(settings, seconds: float) -> None:
+    """As if the kiosk's last request was `seconds` ago."""
+    moment = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat()
+    with sqlite3.connect(settings.database_path) as db:
+        db.execute("UPDATE kiosks SET visit_seen_at = ?", (moment,))
+
+
+def test_a_kiosk_silent_longer_than_its_idle_time_and_countdown_starts_over_on_its_next_request(customer, store,
+                                                                                                 settings):
+    secret = pair(customer, store)
+    design_id = start_design(customer)
+    visit = kiosks.paired(store, secret).visit_id
+    forget_after = kiosk_web.forget_after_seconds(settings)
+    assert forget_after > settings.kiosk_idle_seconds + kiosk_web.COUNTDOWN_SECONDS
+    # Its browser never said goodbye (the reset failed, Chromium restarted)...
+    _silence(settings, forget_after - 10)
+    assert "Continue your design" in customer.get("/kiosk").text                  # ...but it was not gone long
+    with sqlite3.connect(settings.database_path) as db:
+        noted = db.execute("SELECT visit_seen_at FROM kiosks").fetchone()[0]
+    assert datetime.now(timezone.utc) - datetime.fromisoformat(noted) < timedelta(seconds=5)
+    _silence(settings, forget_after + 1)
+    page = customer.get("/kiosk").text
+    assert "Continue your design" not in page and design_id not in page
+    assert kiosks.paired(store, secret).visit_id != visit
+    assert customer.get(f"/d/{design_id}").status_code == 200                     # the design itself stays
+
+
+def test_the_start_page_listing_a_customer_s_designs_counts_down_at_once(customer, store):
+    pair(customer, store)
+    empty = customer.get("/kiosk").text
+    assert 'data-arm-on-input="1"' in empty and 'id="kiosk-start-over"' not in empty
+    start_design(customer)
+    listed = customer.get("/kiosk").text
+    assert "Continue your design" in listed
+    assert "data-arm-on-input" not in listed and 'id="kiosk-start-over"' in listed
+
+
+def test_a_design_made_step_by_step_at_the_kiosk_is_noted_against_its_visit(customer, store):
+    answers = {"piece": "pendant", "metal": "18k_white", "stone": "sapphire", "accents": "halo", "shape": "oval",
+               "carat": "1", "size": "500"}
+    elsewhere = customer.post("/guided", data=answers, follow_redirects=False)       # not a kiosk yet
+    assert elsewhere.status_code == 303
+    pair(customer, store)
+    created = customer.post("/guided", data=answers, follow_redirects=False)
+    assert created.status_code == 303
+    design_id = created.headers["location"].rsplit("/", 1)[1]
+    page = customer.get("/kiosk").text
+    assert "Continue your design" in page and f'href="/d/{design_id}"' in page
+    assert elsewhere.headers["location"] not in page
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"])
+def test_a_kiosk_on_loopback_without_public_url_shows_no_qr_code_only_a_note(settings, store, running_worker,
+                                                                               base_url):
+    app, _ = cli.build_apps(settings, store)
+    with TestClient(app, base_url=base_url) as screen:
+        pair(screen, store)
+        design_id = start_design(screen)
+        page = screen.get(f"/d/{design_id}").text
+        assert "data-handoff-url" not in page and 'class="kiosk-qr"' not in page and "127.0.0.1" not in page
+        assert 'id="kiosk-no-handoff"' in page and "order this design right here" in page
+        wait_for_job(screen, jobs.latest_job(store, design_id).id)
+        design = screen.get(f"/api/v1/designs/{design_id}").json()
+        placed = screen.post(f"/d/{design_id}/order", headers={"HX-Request": "true"}, data={
+            "name": "Ana", "email": "ana@example.com", "image_id": design["images"][0]["id"],
+            "spec_revision": design["spec_revision"], "idempotency_key": "kiosk-loopback"})
+        order_page = screen.get(placed.headers["HX-Redirect"]).text
+        assert 'id="kiosk-done"' in order_page and 'id="kiosk-no-order-link"' in order_page
+        assert "data-order-url" not in order_page and 'class="kiosk-qr"' not in order_page
+
+
+def test_public_url_gives_a_loopback_kiosk_its_qr_codes(settings, store):
+    shop = load_settings(settings.data_dir, generator="sketch", public_url="https://design.example.com")
+    app, _ = cli.build_apps(shop, store)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as screen:
+        pair(screen, store)
+        design_id = start_design(screen)
+        page = screen.get(f"/d/{design_id}").text
+        assert f'data-handoff-url="https://design.example.com/d/{design_id}"' in page and 'class="kiosk-qr"' in page
+
+
+@pytest.mark.parametrize("host,loopback", [("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True),
+                                           ("LOCALHOST.", True), ("kiosk.localhost", True), ("::1", True),
+                                           ("[::1]", True), ("0.0.0.0", True), ("", True), (None, True),
+                                           ("192.168.1.20", False), ("diamra.local", False),
+                                           ("design.example.com", False), ("testserver", False), ("fe80::1", False)])
+def test_loopback_hosts_are_told_apart_from_addresses_a_phone_can_open(host, loopback):
+    assert kiosk_web.is_loopback(host) is loopback
+
+
 def test_an_order_at_the_kiosk_shows_its_number_then_starts_over(customer, store, running_worker):
     pair(customer, store)
     design_id = start_design(customer)
@@ -174,6 +283,20 @@ def test_a_kiosk_has_its_own_rate_limit_bucket_and_is_named_in_the_log(settings,
                for line in lines)
     assert any("429 rate limited kiosk=front-counter" in line for line in lines)
     assert any(line.startswith("testclient POST /find") and "kiosk=" not in line for line in lines)
+
+
+def test_find_my_order_at_a_kiosk_is_limited_per_kiosk_not_by_the_store_s_shared_address(customer, store):
+    visitor = TestClient(customer.app)                    # the same address ("testclient") as the kiosk
+    pair(customer, store)
+
+    def find(client, n):
+        return client.post("/find", data={"email": f"customer{n}@example.com"}).status_code
+
+    assert [find(customer, n) for n in range(11)] == [200] * 11                  # more than one address's hour
+    assert [find(visitor, n) for n in range(11)] == [200] * 10 + [429]           # the address keeps its own
+    assert [find(customer, n) for n in range(11, 60)] == [200] * 49
+    assert find(customer, 60) == 429                                             # a shared screen's hour: 60
+    assert customer.post("/api/v1/orders/lookup", json={"email": "late@example.com"}).status_code == 429
 
 
 def test_pages_with_personal_data_are_never_stored(customer, store, running_worker):
@@ -228,7 +351,8 @@ def test_an_admin_adds_a_kiosk_sees_its_link_once_and_revokes_it(staff, customer
     listing = staff.get("/kiosks").text
     assert "waiting for pairing" in listing and "/kiosk/pair/" not in listing      # shown once only
 
-    assert customer.get(url.removeprefix("http://testserver:8080"), follow_redirects=False).status_code == 303
+    assert customer.get(url.removeprefix("http://testserver:8080")).status_code == 200        # asks first
+    assert customer.post("/kiosk/pair", data={"link": url}, follow_redirects=False).status_code == 303
     assert "paired" in staff.get("/kiosks").text
     twice = staff.post("/kiosks", data={"action": "add", "name": "Front-Counter", "csrf_token": csrf})
     assert twice.status_code == 422 and "already exists" in twice.text and 'aria-invalid="true"' in twice.text
@@ -241,6 +365,18 @@ def test_an_admin_adds_a_kiosk_sees_its_link_once_and_revokes_it(staff, customer
     assert gone.status_code == 404
     actions = [(e["action"], e["target"], e["actor"]) for e in staff.get("/api/v1/audit").json()["entries"]]
     assert actions[:2] == [("kiosk revoked", "front-counter", jeweler), ("kiosk added", "front-counter", jeweler)]
+
+
+def test_the_kiosks_page_warns_that_phones_need_public_url(staff, jeweler, settings, store):
+    login(staff, jeweler)
+    warning = staff.get("/kiosks").text.split('id="kiosks-public-url">')[1].split("</p>")[0]
+    assert "Phones need <code>public_url</code> set" in warning and "QR code" in warning
+    shop = load_settings(settings.data_dir, generator="sketch", public_url="https://design.example.com")
+    _, app = cli.build_apps(shop, store)
+    with TestClient(app, base_url="http://testserver/staff") as desk:
+        desk.cookies = staff.cookies
+        page = desk.get("/kiosks")
+        assert page.status_code == 200 and 'id="add-kiosk"' in page.text and "kiosks-public-url" not in page.text
 
 
 def test_the_kiosks_api_adds_lists_and_revokes(staff_session, settings, store):

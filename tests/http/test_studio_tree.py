@@ -134,6 +134,11 @@ def test_guided_steps_end_in_a_design_with_the_chosen_spec_and_its_first_round(c
     # The API takes a chosen spec too.
     api = customer.post("/api/v1/designs", json={"spec": design["spec"]})
     assert api.status_code == 201 and api.json()["spec"] == design["spec"]
+    chain = next(f for f in api.json()["understood"] if f["field"] == "chain_length_mm")
+    assert chain["source"] == "changed"                                   # the client sent the length
+    unsized = customer.post("/api/v1/designs", json={"spec": {"piece_type": "ring", "metal": "platinum"}}).json()
+    size = next(f for f in unsized["understood"] if f["field"] == "ring_size")
+    assert size["source"] == "default" and unsized["description"].startswith("Chosen piece:")
     assert customer.post("/api/v1/designs", json={}).status_code == 422
     # An answer not offered is named at its step, never a 500.
     wrong = customer.get("/guided", params={"piece": "ring", "metal": "unobtainium", "step": "stones"})
@@ -183,3 +188,21 @@ def test_the_query_pages_answer_odd_input_without_a_server_error(customer, worke
         assert response.status_code < 500, (path, query, response.text[:300])
 
     run()
+
+
+def test_the_ring_size_guide_keeps_the_guided_choices_and_brings_the_size_back(customer):
+    chosen = {"piece": "ring", "metal": "platinum", "stone": "none"}
+    step = customer.get("/guided", params={**chosen, "step": "size"})
+    link = re.search(r'href="(/ring-size\?guided=[^"]+)" id="guided-size-help"', step.text).group(1)
+    guide = customer.get(link.replace("&amp;", "&"))
+    assert guide.status_code == 200 and 'id="back-to-guided"' in guide.text
+    carried = re.search(r'name="guided" value="([^"]*)"', guide.text).group(1).replace("&amp;", "&")
+    query = {"guided": carried}                                            # the measure form carries the choices
+    measured = customer.get("/ring-size", params={**query, "diameter": "17.3"})
+    use = re.search(r'id="use-size-guided" href="([^"]+)"', measured.text).group(1).replace("&amp;", "&")
+    review = customer.get(use)
+    assert review.status_code == 200 and 'id="review-materials"' in review.text and "US 7" in review.text
+    quarter = customer.get("/ring-size", params={**query, "diameter": "17.5"})     # US 7.25: not a guided choice
+    assert 'id="use-size-guided"' not in quarter.text and "nearest one" in quarter.text
+    odd = customer.get("/ring-size", params={"guided": "&".join(f"k{i}=v" for i in range(40))})
+    assert odd.status_code == 200 and 'id="back-to-guided"' not in odd.text

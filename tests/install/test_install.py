@@ -1,6 +1,7 @@
 """install.sh as a store runs it, into a temporary root folder (no real users, no
 systemctl), and the systemd units as systemd itself judges them."""
 
+import json
 import os
 import re
 import shutil
@@ -119,6 +120,25 @@ def test_uninstall_keeps_the_data_unless_purged(installed, tmp_path):
     assert (root / "var/lib/diamra/diamra.db").exists() and (root / "etc/diamra/diamra.toml").exists()
     assert install(root, "--uninstall", "--purge").returncode == 0
     assert not (root / "var/lib/diamra").exists() and not (root / "etc/diamra").exists()
+
+
+def test_the_kiosk_install_adds_its_unit_and_a_chromium_policy_that_uninstall_removes(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    password = tmp_path / "password"
+    password.write_text("a long staff password\n")
+    result = install(root, "--without-sdxl", "--kiosk", "--store-name", "Maison Or", "--admin", "maria",
+                     "--admin-password-file", str(password))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (root / "etc/systemd/system/diamra-kiosk.service").is_file()
+    policy = root / "etc/chromium/policies/managed/diamra-kiosk.json"
+    # Chromium offers one customer's typing to the next whatever autocomplete=off says.
+    assert json.loads(policy.read_text()) == {"AutofillAddressEnabled": False, "AutofillCreditCardEnabled": False,
+                                              "PasswordManagerEnabled": False, "BrowserSignin": 0,
+                                              "SyncDisabled": True}
+    assert policy.stat().st_mode & 0o777 == 0o644
+    assert install(root, "--uninstall").returncode == 0
+    assert not policy.exists() and not list((root / "etc/systemd/system").glob("diamra-*"))
 
 
 def test_the_dev_install_works_from_a_copy_of_the_checkout(tmp_path):

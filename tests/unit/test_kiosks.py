@@ -3,8 +3,10 @@ pairing rules of appliance.studio.kiosks, and the kiosk settings."""
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,10 @@ def test_kiosk_add_prints_a_one_time_pairing_link_that_pairs_a_screen(tmp_path):
     added = run("add", "front-counter", data=tmp_path, env={"DIAMRA_PUBLIC_URL": "https://design.example.com/"})
     assert added.returncode == 0, added.stderr
     url = re.search(r"https://design\.example\.com/kiosk/pair/[A-Za-z0-9_-]{32}\b", added.stdout).group(0)
+    assert "public_url" not in added.stderr
     local = run("add", "window", data=tmp_path)
-    assert re.search(r"http://localhost:8080/kiosk/pair/\S+", local.stdout) and "public_url" in local.stderr
+    assert re.search(r"http://localhost:8080/kiosk/pair/\S+", local.stdout)
+    assert "Phones need it" in local.stderr and "public_url is not set" in local.stderr and "QR" in local.stderr
     assert run("add", "front-counter", data=tmp_path).returncode == 2                     # one live kiosk per name
 
     listed = run("list", data=tmp_path)
@@ -40,7 +44,8 @@ def test_kiosk_add_prints_a_one_time_pairing_link_that_pairs_a_screen(tmp_path):
         app, _ = cli.build_apps(settings, store)
         with TestClient(app) as screen:
             path = url.removeprefix("https://design.example.com")
-            assert screen.get(path, follow_redirects=False).status_code == 303
+            assert screen.get(path).status_code == 200                                 # asks first
+            assert screen.post("/kiosk/pair", data={"link": url}, follow_redirects=False).status_code == 303
             assert screen.get("/kiosk").status_code == 200
             assert "paired" in run("list", data=tmp_path).stdout
             revoked = run("revoke", "front-counter", data=tmp_path)
@@ -116,3 +121,68 @@ def test_the_paired_kiosk_query_uses_the_secret_s_index(store):
     plan = " ".join(str(row) for row in store.query("EXPLAIN QUERY PLAN " + q.PAIRED_KIOSK, {"secret_hash": "x"}))
     assert "USING INDEX" in plan and "SCAN" not in plan.replace("SCAN CONSTANT", "")
 
+
+
+def test_opening_a_pairing_link_names_its_kiosk_and_spends_nothing(store):
+    added = kiosks.add(store, "front-counter", actor="maria")
+    assert kiosks.pairable(store, added.pairing_token) == "front-counter"
+    assert kiosks.pairable(store, added.pairing_token) == "front-counter"      # a preview, then another
+    kiosks.pair(store, added.pairing_token)
+    with pytest.raises(Conflict, match="used already"):
+        kiosks.pairable(store, added.pairing_token)
+    with pytest.raises(NotFound):
+        kiosks.pairable(store, "x" * 32)
+    with pytest.raises(NotFound):
+        kiosks.pairable(store, "short")
+
+
+def _set_seen(store, kiosk, moment: datetime) -> None:
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE kiosks SET visit_seen_at = ? WHERE id = ?", (moment.isoformat(), kiosk.id))
+
+
+def _seen_at(store, kiosk) -> str:
+    with sqlite3.connect(store.path) as db:
+        return db.execute("SELECT visit_seen_at FROM kiosks WHERE id = ?", (kiosk.id,)).fetchone()[0]
+
+
+def test_a_kiosk_silent_longer_than_a_visit_gets_a_new_visit_before_its_next_request(store):
+    kiosk, secret = kiosks.pair(store, kiosks.add(store, "front-counter", actor="maria").pairing_token)
+    design = designs.create_design(store, "platinum ring with a 1 carat ruby")
+    kiosks.note_design(store, kiosk, design.id)
+    assert kiosks.seen(store, secret, forget_after=200) == kiosk                 # just paired: the same visit
+    _set_seen(store, kiosk, datetime.now(timezone.utc) - timedelta(seconds=190))
+    assert kiosks.seen(store, secret, forget_after=200) == kiosk                 # quiet, not gone
+    assert [d["design_id"] for d in kiosks.visit_designs(store, kiosk)] == [design.id]
+
+    _set_seen(store, kiosk, datetime.now(timezone.utc) - timedelta(seconds=201))
+    later = kiosks.seen(store, secret, forget_after=200)
+    assert later.id == kiosk.id and later.visit_id != kiosk.visit_id
+    assert kiosks.paired(store, secret) == later                                 # kept, not just answered
+    assert kiosks.visit_designs(store, kiosk) == [] and kiosks.visit_designs(store, later) == []
+    again = kiosks.seen(store, secret, forget_after=200)
+    assert again == later                                                        # the new visit holds
+    kiosks.revoke(store, "front-counter", actor="maria")
+    assert kiosks.seen(store, secret, forget_after=200) is None
+
+
+def test_a_kiosk_s_requests_are_written_down_at_most_every_half_minute(store):
+    kiosk, secret = kiosks.pair(store, kiosks.add(store, "front-counter", actor="maria").pairing_token)
+    paired_at = _seen_at(store, kiosk)
+    for _ in range(5):
+        kiosks.seen(store, secret, forget_after=3600)
+    assert _seen_at(store, kiosk) == paired_at                                   # no write per request
+    _set_seen(store, kiosk, datetime.now(timezone.utc) - timedelta(seconds=kiosks.SEEN_EVERY_SECONDS + 1))
+    before = datetime.now(timezone.utc)
+    assert kiosks.seen(store, secret, forget_after=3600) == kiosk
+    assert datetime.fromisoformat(_seen_at(store, kiosk)) >= before
+    _set_seen(store, kiosk, datetime.now(timezone.utc) + timedelta(hours=2))     # the clock was set back
+    kiosks.seen(store, secret, forget_after=3600)
+    assert datetime.fromisoformat(_seen_at(store, kiosk)) <= datetime.now(timezone.utc)
+
+
+def test_starting_over_writes_down_the_new_visit_s_start(store):
+    kiosk, secret = kiosks.pair(store, kiosks.add(store, "front-counter", actor="maria").pairing_token)
+    _set_seen(store, kiosk, datetime.now(timezone.utc) - timedelta(hours=1))
+    visit = kiosks.start_over(store, kiosk)
+    assert kiosks.seen(store, secret, forget_after=600).visit_id == visit        # not ended again at once

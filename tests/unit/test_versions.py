@@ -143,3 +143,37 @@ def test_a_wrong_guided_answer_is_dropped_and_named_and_its_step_shown_again(for
     assert field in answers.errors and getattr(answers, {"piece": "piece"}.get(field, field)) == ""
     screen = guided.step_to_show(answers, "review")
     assert field in guided.SCREEN_FIELDS[screen]
+
+
+def test_undo_in_a_photo_round_says_why_it_cannot_step_back(store, worker, first, settings):
+    import io
+
+    from PIL import Image
+    design, _ = first
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 300), (200, 60, 60)).save(buffer, format="PNG")
+    photo = uploads.accept(store, settings.uploads_dir, design.id, "reference", buffer.getvalue())
+    rounds.new_round(store, design.id, reference_id=photo.id, max_waiting=5)
+    drawn(worker, store, design.id)
+    with pytest.raises(Conflict, match="started from your photo"):
+        versions.undo(store, design.id)
+
+
+def test_a_size_change_alone_leaves_nothing_for_going_back_to_change(store, first):
+    design, images = first
+    designs.revise_spec(store, design.id, design.spec.model_copy(update={"ring_size": 8.0}))
+    resized = designs.get_design(store, design.id)
+    chosen = next(i for i in images if i.id == designs.chosen_image_id(resized, images))
+    assert not designs.drawn_with_current_spec(resized, chosen)          # the picture was drawn at size 6 ...
+    assert not versions.changes_going_back(resized, chosen)              # ... but going back keeps size 8
+    again = versions.go_back(store, design.id, chosen.id)
+    assert again.spec_revision == resized.spec_revision and again.spec.ring_size == 8.0
+
+
+def test_an_unsure_size_is_never_written_as_a_length(store):
+    answers = guided.read_answers({"piece": "pendant", "metal": "platinum", "stone": "none", "size": "unsure"})
+    spec = guided.spec_of(answers)
+    words = guided.words_of(spec, answers)
+    assert "450" not in words and "chain length to be confirmed" in words
+    chain = next(f for f in guided.facts_of(spec, False) if f["field"] == "chain_length_mm")
+    assert chain["source"] == "default" and "confirm" in chain["why"]

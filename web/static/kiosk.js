@@ -19,11 +19,13 @@
   var home = bar.dataset.home || "/kiosk";
   var resetUrl = bar.dataset.resetUrl || "/kiosk/reset";
   var overlay = document.getElementById("kiosk-idle");
-  var armed = !bar.dataset.armOnInput;       // the start page waits for a first touch
+  // An empty start page waits for a first touch; every other page (the start page listing
+  // a customer's designs too) counts from the moment it shows.
+  var armed = !bar.dataset.armOnInput;
   var idleTimer = null, tickTimer = null, ending = false, returnFocus = null;
   // The pages a kiosk may show (each carries this chrome); anything else (a print page, a
   // file) would leave the customer on a screen that never starts over.
-  var KIOSK_PAGES = /^\/(kiosk(\/.*)?|d\/[^/]+|o\/[^/]+|find)$/;
+  var KIOSK_PAGES = /^\/(kiosk(\/.*)?|d\/[^/]+(\/compare)?|o\/[^/]+|find|guided|ring-size)$/;
 
   function clearCookies() {
     var parts = location.pathname.split("/");
