@@ -32,7 +32,8 @@ api = APIRouter(prefix="/api/v1", tags=["customer"])
 def _image_json(image: designs.Image) -> dict:
     return {"id": image.id, "url": image.url, "parent_id": image.parent_id, "instruction": image.instruction,
             "label": image.label, "round": image.round, "seed": image.seed, "generator": image.generator,
-            "spec_revision": image.spec_revision}
+            "spec_revision": image.spec_revision,
+            "metal_check": {"verdict": image.metal_check, "reason": image.metal_check_reason}}
 
 
 def _job_json(store, job: jobs.Job) -> dict:

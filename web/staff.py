@@ -460,6 +460,8 @@ def api_order(request: Request, number: int, user: dict = Depends(staff_user)):
     orders.mark_seen(store, number)
     view = _staff_order_json(order, _reading(store, order))
     view["disagreements"] = orders.disagreements(store, order)
+    image = designs.get_image(store, order["current"]["image_id"])
+    view["metal_check"] = {"verdict": image.metal_check, "reason": image.metal_check_reason}
     view["attachments"] = [attachment_json(a) for a in attachments.of_order(store, number)]
     view["inputs"] = {kind: f"{PREFIX}/uploads/{u.id}.png" for kind, u in jobs.inputs_of(store, order["current"]["image_id"]).items()}
     return view

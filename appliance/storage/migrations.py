@@ -274,6 +274,11 @@ CREATE INDEX kiosk_visit_designs_by_design ON kiosk_visit_designs (design_id);
     (10, "how different a 'more like this' round may be from the concept or photo it starts from", """
 ALTER TABLE jobs ADD COLUMN strength TEXT CHECK (strength IS NULL OR strength IN ('little', 'more', 'very'));
 """),
+    (11, "whether each concept's metal colour looks like the spec's metal, and why", """
+ALTER TABLE images ADD COLUMN metal_check TEXT
+    CHECK (metal_check IS NULL OR metal_check IN ('agrees', 'disagrees', 'unsure'));
+ALTER TABLE images ADD COLUMN metal_check_reason TEXT;
+"""),
 ]
 
 _CREATE_RECORD = """

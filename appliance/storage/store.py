@@ -165,11 +165,13 @@ SELECT id, instruction, parent_image_id, reference_id, mask_id, strength, spec_r
 FROM jobs WHERE design_id = :design_id AND status = 'done'
 """
 
+# metal_check: what appliance.jewelry.metal_colour saw ('agrees' | 'disagrees' | 'unsure'; NULL
+# for images stored before the check existed or when it could not run).
 INSERT_IMAGE = """
 INSERT INTO images (id, design_id, job_id, parent_id, instruction, path, seed, generator, label,
-                    round, width, height, spec_json, spec_revision, created_at)
+                    round, width, height, spec_json, spec_revision, metal_check, metal_check_reason, created_at)
 VALUES (:id, :design_id, :job_id, :parent_id, :instruction, :path, :seed, :generator, :label,
-        :round, :width, :height, :spec_json, :spec_revision, :now)
+        :round, :width, :height, :spec_json, :spec_revision, :metal_check, :metal_check_reason, :now)
 """
 # Every image of a design, oldest round first: the version tree in display order.
 IMAGES_FOR_DESIGN = "SELECT * FROM images WHERE design_id = :design_id ORDER BY round, created_at"

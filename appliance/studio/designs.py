@@ -63,10 +63,18 @@ class Image:
     height: int
     spec_json: str
     spec_revision: int
+    # Whether the drawn metal's colour looks like the spec's metal (metal_colour.check).
+    metal_check: str | None = None
+    metal_check_reason: str | None = None
 
     @property
     def url(self) -> str:
         return f"/images/{self.id}.png"
+
+    @property
+    def metal_looks_off(self) -> bool:
+        """Whether the metal colour check found the drawn metal unlike the spec's."""
+        return self.metal_check == "disagrees"
 
 
 def new_id() -> str:
@@ -200,13 +208,15 @@ def get_image(store: Store, image_id: str) -> Image:
 
 def chosen_image_id(design: Design, design_images: list[Image]) -> str | None:
     """The image the customer picked since the last round was asked for, or else the
-    first concept of the newest round (what the order form shows)."""
+    first concept of the newest round whose metal colour does not look off (the first
+    concept when all of them do): what the order form shows."""
     if design.selected_image_id:
         return design.selected_image_id
     if not design_images:
         return None
     newest = max(image.round for image in design_images)
-    return next(image.id for image in design_images if image.round == newest)
+    concepts = [image for image in design_images if image.round == newest]
+    return next((image.id for image in concepts if not image.metal_looks_off), concepts[0].id)
 
 
 def drawn_with_current_spec(design: Design, image: Image) -> bool:

@@ -476,7 +476,8 @@ def public_view(order: dict) -> dict:
 def disagreements(store: Store, order: dict) -> list[str]:
     """What the jeweler should know before trusting the picture: the concept of the
     current version drawn from another revision of the spec, or showing another metal or
-    another number of stones than the order lists. Empty when picture and order agree."""
+    another number of stones than the order lists, or a metal whose colour looks unlike
+    the one it was drawn for. Empty when picture and order agree."""
     current = order["current"]
     image = get_image(store, current["image_id"])
     drawn, ordered = Spec.model_validate_json(image.spec_json), Spec.model_validate(current["spec"])
@@ -493,4 +494,6 @@ def disagreements(store: Store, order: dict) -> list[str]:
                      f"{ordered_count}.")
     elif [(g.type, g.shape) for g in drawn.stones] != [(g.type, g.shape) for g in ordered.stones]:
         flags.append("The concept's stones differ in type or shape from the ordered ones.")
+    if image.metal_looks_off:
+        flags.append(f"The concept's metal colour looks off: {image.metal_check_reason}")
     return flags

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from appliance.jewelry import metal_colour
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
@@ -209,6 +210,7 @@ class Worker:
                 image.save(partial, format="PNG", optimize=False)
                 os.replace(partial, self.images_dir / relative)
                 written.append(self.images_dir / relative)
+                colour = self._metal_check(image, spec)
                 rows.append({
                     "id": image_id, "design_id": job.design_id, "job_id": job.id,
                     "parent_id": job.parent_image_id, "instruction": job.instruction, "path": relative,
@@ -216,6 +218,7 @@ class Worker:
                     "label": result.labels[index] if index < len(result.labels) else None,
                     "round": round_number, "width": image.width, "height": image.height,
                     "spec_json": spec.model_dump_json(), "spec_revision": job.spec_revision,
+                    "metal_check": colour and colour.verdict, "metal_check_reason": colour and colour.reason,
                 })
             jobs.finish(self.store, job.id, "done", generator=self.generator.name, images=rows)
         except Exception as exc:
@@ -224,3 +227,12 @@ class Worker:
             log.exception("job %s: storing images failed", designs.shown(job.id))
             jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
                         error=f"Could not store the images: {exc}.")
+
+    def _metal_check(self, image, spec: Spec) -> metal_colour.MetalCheck | None:
+        """The metal colour check of one concept; None when it fails, which never costs
+        the customer their round."""
+        try:
+            return metal_colour.check(image, spec)
+        except Exception:
+            log.exception("metal colour check failed; storing the concept unchecked")
+            return None

@@ -55,7 +55,8 @@ def test_foreign_keys_refuse_an_image_for_a_missing_design(store):
             db.execute(q.INSERT_IMAGE, {"id": "i", "design_id": "nope", "job_id": None, "parent_id": None,
                                         "instruction": None, "path": "x.png", "seed": 1, "generator": "sketch",
                                         "label": None, "round": 1, "width": 1, "height": 1, "spec_json": "{}",
-                                        "spec_revision": 1, "now": "t"})
+                                        "spec_revision": 1, "metal_check": None, "metal_check_reason": None,
+                                        "now": "t"})
 
 
 def test_migrations_are_recorded_and_not_reapplied(tmp_path):
