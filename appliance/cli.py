@@ -45,7 +45,19 @@ def build_worker(settings: Settings, store: Store):
     generator, reason = create(settings.generator, settings)
     return Worker(store, generator, settings.images_dir, new_request=GenerationRequest, generator_reason=reason,
                   max_attempts=settings.max_job_attempts, image_size=settings.image_size,
-                  uploads_dir=settings.uploads_dir, retention=retention.Policy.from_settings(settings))
+                  uploads_dir=settings.uploads_dir, retention=retention.Policy.from_settings(settings),
+                  trainer=build_trainer(settings, generator), training_dir=settings.training_dir,
+                  training_hours=settings.training_hours)
+
+
+def build_trainer(settings: Settings, generator):
+    """The style trainer when the worker draws with SDXL (styles train on its base model);
+    None otherwise: the Our style page says why nothing trains."""
+    if not hasattr(generator, "render_samples"):
+        return None
+    from pipelines.style_training import StyleTrainer
+    return StyleTrainer(generator, _model_store(settings), resolution=settings.training_resolution,
+                        sample_size=settings.image_size or generator.default_size, device=settings.device or None)
 
 
 def build_apps(settings: Settings, store: Store, mail_sender=None):
@@ -307,6 +319,9 @@ def cmd_status(args) -> int:
     print("  worker: none has started" if worker is None else
           f"  worker: {worker['generator']} generator ({worker['reason']}), last heard {worker['heartbeat_age_s']} s ago")
     print(f"  queue: {facts['queue']} round(s) waiting or drawing")
+    for style in facts["training"]:
+        print(f"  style {style['name']}: {'training' if style['status'] == 'training' else 'waiting to train'}, "
+              f"step {style['step']} of {style['steps']}")
     print(f"  disk free: {facts['disk_free_bytes'] / 2**30:.1f} GB")
     last = facts["last_backup"]
     print(f"  last good backup: {last['at']} ({last['path']})" if last else "  last good backup: none yet")
@@ -334,20 +349,29 @@ def cmd_models(args) -> int:
             lock = models.lock()
             for spec in models.manifest().values():
                 installed = lock.get("models", {}).get(spec.name)
-                state = f"installed ({installed['source']}, {installed['installed_at']})" if installed else "not installed"
+                state = f"installed ({installed['source']}, {installed['installed_at']})" if installed else (
+                    "optional, not installed" if spec.optional else "not installed")
                 print(f"{spec.name:8} {spec.kind:11} {spec.repo} @ {spec.revision} — {spec.licence} — {state}")
             for style in models.styles():
-                print(f"{style.name:8} style_lora  {style.file} weight {style.weight:g} trigger {style.trigger!r}")
+                print(f"{style.name:8} style_lora  {_style_state(style)}, weight {style.weight:g}, trigger "
+                      f"{style.trigger!r}, from {style.source} — {style.file}")
             return 0
+        if args.models_command == "style":
+            return cmd_models_style(models, args)
         if args.models_command == "pull":
-            for name in args.names or list(models.manifest()):
-                print(f"pulling {name} …", flush=True)
-                models.pull(name)
+            manifest = models.manifest()
+            for name in args.names or [n for n, spec in manifest.items() if not spec.optional]:
+                if name in manifest:      # an unknown name: pull says so, with what there is
+                    print(f"pulling {name} (licence: {manifest[name].licence}) …", flush=True)
+                if models.pull(name).kind == "style_lora":
+                    print(f"style LoRA {name} installed (a newly pulled style is off: "
+                          f"`diamra models style on {name}`, then `default {name}`, to draw with it)")
             return cmd_models_verify(models)
         if args.models_command == "import":
             if args.style:
                 style = models.import_style(args.style, Path(args.path), args.trigger or "", args.weight)
-                print(f"style LoRA {style.name} installed (weight {style.weight:g}, trigger {style.trigger!r})")
+                print(f"style LoRA {style.name} installed ({_style_state(style)}, weight {style.weight:g}, "
+                      f"trigger {style.trigger!r})")
             else:
                 spec = models.import_model(args.model, Path(args.path))
                 print(f"{spec.name} installed from {args.path}")
@@ -356,6 +380,40 @@ def cmd_models(args) -> int:
     except ModelError as exc:
         print(f"Models: {exc}", file=sys.stderr)
         return 2
+
+
+def _style_state(style) -> str:
+    return ("on" if style.enabled else "off") + (", default" if style.default else "")
+
+
+def cmd_models_style(models, args) -> int:
+    """`diamra models style list | on | off | default | weight | remove`: which of the store's
+    style LoRAs are on, and which one customer rounds are drawn with."""
+    command = args.style_command
+    if command == "on":
+        style = models.set_style(args.name, enabled=True)
+        print(f"style {style.name} is on" + ("" if style.default else
+                                              f"; `diamra models style default {style.name}` to draw rounds with it"))
+    elif command == "off":
+        models.set_style(args.name, enabled=False)
+        print(f"style {args.name} is off")
+    elif command == "default":
+        models.set_default_style(args.name)
+        print(f"customer rounds are drawn with style {args.name}")
+    elif command == "weight":
+        style = models.set_style(args.name, weight=args.weight)
+        print(f"style {style.name} weight {style.weight:g}")
+    elif command == "remove":
+        models.remove_style(args.name)
+        print(f"style {args.name} removed")
+    else:
+        for style in models.styles():
+            print(f"{style.name:12} {_style_state(style):12} weight {style.weight:g}  trigger {style.trigger!r}  "
+                  f"from {style.source}")
+    active = models.active_style()
+    print(f"Customer rounds are drawn with style {active.name}." if active else
+          "Customer rounds are drawn with the base model alone (no default style).")
+    return 0
 
 
 def cmd_models_verify(models) -> int:
@@ -412,14 +470,29 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("file")
     restore.set_defaults(func=cmd_restore)
     sub.add_parser("status", help="the appliance's health in words").set_defaults(func=cmd_status)
+    from appliance import cli_lora
+    cli_lora.add_parser(sub)
 
     models = sub.add_parser("models", help="install and check the SDXL model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     models_sub.add_parser("list", help="what the manifest asks for and what is installed").set_defaults(func=cmd_models)
     models_sub.add_parser("verify", help="check every installed file's sha256").set_defaults(func=cmd_models)
     pull = models_sub.add_parser("pull", help="download the manifest's models (needs internet)")
-    pull.add_argument("names", nargs="*", help="models to pull (default: all)")
+    pull.add_argument("names", nargs="*", help="models to pull (default: all but the optional ones, such as "
+                                               "public style LoRAs, which are pulled by name)")
     pull.set_defaults(func=cmd_models)
+    style = models_sub.add_parser("style", help="the store's style LoRAs: which are on, which one rounds use")
+    style_sub = style.add_subparsers(dest="style_command", required=True)
+    style_sub.add_parser("list", help="each style, on or off, the default, its weight and source")
+    style_sub.add_parser("on", help="switch a style on (loaded, ready to be the default)").add_argument("name")
+    style_sub.add_parser("off", help="switch a style off (the default style too: rounds then use no style)"
+                         ).add_argument("name")
+    style_sub.add_parser("default", help="draw customer rounds with this style (it must be on)").add_argument("name")
+    weight = style_sub.add_parser("weight", help="a style's weight, above 0 and at most 2 (1 = as trained)")
+    weight.add_argument("name")
+    weight.add_argument("weight", type=float)
+    style_sub.add_parser("remove", help="uninstall a style and delete its file").add_argument("name")
+    style.set_defaults(func=cmd_models)
     imp = models_sub.add_parser("import", help="install a model or a style LoRA from a local folder or file")
     imp.add_argument("path")
     imp.add_argument("--model", default="base", help="manifest model to install (base, vae, speed)")

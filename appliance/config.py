@@ -77,6 +77,12 @@ class Settings:
     # kiosk may make (it serves many customers from one address, so it has its own bucket).
     kiosk_idle_seconds: int = 120
     kiosk_rate_limit_per_minute: int = 600
+    # The store's own style LoRAs: when training may use the GPU (local HH:MM-HH:MM
+    # windows, comma-separated, e.g. "20:00-08:00"; empty = whenever no customer waits),
+    # the steps a new style trains for, and the square size its photos train at.
+    training_hours: str = ""
+    training_steps: int = 1000
+    training_resolution: int = 1024
     extra: dict = field(default_factory=dict)
 
     @property
@@ -98,6 +104,11 @@ class Settings:
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def training_dir(self) -> Path:
+        """The store's style photos and training samples (backed up), and work/ (not)."""
+        return self.data_dir / "training"
 
     @property
     def models_dir(self) -> Path:
@@ -180,6 +191,7 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
     _check_mail(settings)
     _check_branding(settings)
     _check_kiosk(settings)
+    _check_training(settings)
     for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
         if getattr(settings, days_name) < 0:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
@@ -212,6 +224,20 @@ def _check_kiosk(settings: Settings) -> None:
         raise SettingsError(f"kiosk_idle_seconds must be between 3 and 3600 seconds, not {settings.kiosk_idle_seconds}")
     if settings.kiosk_rate_limit_per_minute < 1:
         raise SettingsError(f"kiosk_rate_limit_per_minute must be at least 1, not {settings.kiosk_rate_limit_per_minute}")
+
+
+def _check_training(settings: Settings) -> None:
+    from appliance.studio.styles import MAX_STEPS, parse_hours
+    try:
+        parse_hours(settings.training_hours)
+    except ValueError as exc:
+        raise SettingsError(f"training_hours must be local HH:MM-HH:MM windows such as \"20:00-08:00\": {exc}") \
+            from None
+    if not 1 <= settings.training_steps <= MAX_STEPS:
+        raise SettingsError(f"training_steps must be between 1 and {MAX_STEPS}, not {settings.training_steps}")
+    if settings.training_resolution % 8 or not 64 <= settings.training_resolution <= 2048:
+        raise SettingsError("training_resolution must be a multiple of 8 between 64 and 2048 (SDXL trains at "
+                            f"1024), not {settings.training_resolution}")
 
 
 SMTP_SECURITY_CHOICES = ("starttls", "tls", "none")

@@ -61,6 +61,20 @@ def timed_run(trainer: LoraTrainer, photos, warmup: int, steps: int) -> tuple[fl
     return stamps[warmup + steps] - stamps[warmup], peak
 
 
+def yield_seconds(trainer: LoraTrainer, photos, after: int) -> float:
+    """Seconds from the moment a customer's round is queued (just after step `after`) to
+    the trainer having checkpointed and let go: what the round waits beyond one step."""
+    queued = {}
+
+    def on_progress(step, loss):
+        if step == after:
+            queued["at"] = time.perf_counter()
+
+    outcome = trainer.train(photos, on_progress=on_progress, should_yield=lambda: "at" in queued)
+    assert outcome.status == "yielded", outcome.status
+    return time.perf_counter() - queued["at"]
+
+
 def gpu(args) -> None:
     from diffusers import DDPMScheduler
     from sdxl_gpu import full_size_pipeline
@@ -102,8 +116,21 @@ def gpu(args) -> None:
             print(f"gradient checkpointing {'on ' if checkpointing else 'off'}: {per_100:.1f} s per 100 steps "
                   f"({args.steps / seconds:.2f} steps/s, 1,000 steps in {per_100 * 10 / 60:.1f} min), "
                   f"peak GPU memory {peak:.2f} GiB ({peak * 2**30 / 1e9:.1f} GB) on {card}")
+        if seconds is not None and checkpointing:
+            unet.delete_adapters(ADAPTER)
+            unet.disable_gradient_checkpointing()
+            job = root / "job-yield"
+            shutil.copytree(root / "cache", job / "cache")
+            config = TrainingConfig(resolution=args.resolution, rank=args.rank, batch_size=args.batch_size,
+                                    max_steps=args.warmup + 10, gradient_checkpointing=True, checkpoint_every=10**9)
+            trainer = LoraTrainer(job, config, load_unet=lambda dtype: unet, load_encoders=_no_encoders,
+                                  scheduler_config=scheduler_config, device="cuda")
+            waited = yield_seconds(trainer, photos, args.warmup)
+            print(f"a customer's round queued mid-training waits one step ({per_100 / 100:.2f} s) plus the "
+                  f"checkpoint: {waited:.2f} s")
         # The same UNet serves the next run: take this run's LoRA off it.
-        unet.delete_adapters(ADAPTER)
+        if ADAPTER in getattr(unet, "peft_config", {}):
+            unet.delete_adapters(ADAPTER)
         unet.disable_gradient_checkpointing()
         del trainer
         gc.collect()
@@ -122,6 +149,10 @@ def tiny(args) -> None:
     seconds, _ = timed_run(trainer, photos, warmup, steps)
     print(f"device: cpu ({platform.processor() or platform.machine()}), torch {torch.__version__}, tiny SDXL 64x64: "
           f"{seconds * 100 / steps:.1f} s per 100 steps (a smoke figure, not SDXL's)")
+    trainer = LoraTrainer.from_folder(base, root / "job-yield", TrainingConfig(
+        resolution=64, rank=4, batch_size=1, max_steps=warmup + steps, checkpoint_every=10**9), device="cpu")
+    waited = yield_seconds(trainer, photos, warmup)
+    print(f"a customer's round queued mid-training waits one step plus the checkpoint: {waited:.3f} s")
 
 
 def _no_encoders():

@@ -9,6 +9,7 @@ the caller is told which: never a silent cut mid-word.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,3 +78,17 @@ def fit(parts: list[Part], count_tokens: Callable[[str], int], limit: int = MAX_
         worst = max(droppable, key=lambda p: (p.priority, kept.index(p)))
         kept.remove(worst)
         dropped.append(worst.text)
+
+
+def rough_tokens(text: str) -> int:
+    """CLIP's token count without its tokenizer: a word or a mark is a token (common words
+    are), plus the start and end tokens. Rare words take more, so callers leave room."""
+    return len(re.findall(r"\w+|[^\w\s]", text)) + 2
+
+
+def caption(spec: Spec, trigger: str) -> str:
+    """The caption a store's photo of this piece is trained with: the prompt the studio would
+    build for the same spec (trigger words, piece, band, stones, framing), without a
+    customer's words, within the text encoders' length."""
+    text, _ = fit(prompt_parts(spec, triggers=[trigger]), rough_tokens, limit=MAX_TOKENS - 7)
+    return text

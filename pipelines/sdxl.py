@@ -1,12 +1,15 @@
 """Stable Diffusion XL through the real diffusers pipelines: text-to-image for a new
 design, image-to-image for "more like this" and reference photos, inpainting for a
 painted region (with the original pixels pasted back outside the mask). The three
-pipelines share one set of components; the speed LoRA and the store's style LoRAs are
-loaded once with load_lora_weights and weighted with set_adapters (fused when asked).
+pipelines share one set of components; the speed LoRA and the store's style LoRAs that
+are on are loaded with load_lora_weights, and set_adapters activates the speed LoRA and
+the store's default style only (fused when asked). The jeweler changes styles from
+another process, so before each round the generator looks at the lock file and, when it
+changed, brings the loaded adapters in line with it.
 
-One request reads top to bottom in `generate`: choose the pipeline, build and fit the
-prompt, encode it, run the denoising loop with a per-step callback (progress, a cheap
-preview, cancel), then return the images with their seeds.
+One request reads top to bottom in `generate`: follow the store's style choice, choose
+the pipeline, build and fit the prompt, encode it, run the denoising loop with a per-step
+callback (progress, a cheap preview, cancel), then return the images with their seeds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Callable
 
 from PIL import Image
 
-from appliance.ops.models import ModelSpec, ModelStore
+from appliance.ops.models import SPEED_ADAPTER, ModelSpec, ModelStore, StyleLora, sha256_of
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest, GenerationResult, Generator
 
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 LATENT_RGB = ((0.3651, 0.4232, 0.4341), (-0.2533, -0.0042, 0.1068), (0.1076, 0.1111, -0.0362),
               (-0.3165, -0.2492, -0.2188))
 LATENT_RGB_BIAS = (0.1084, -0.0175, -0.0011)
+# A LoRA being compared by render_samples; style names start with a letter or digit.
+SAMPLE_ADAPTER = "_sample"
 _FATAL_MARKERS = ("device-side assert", "illegal memory access", "CUDA error: unspecified launch failure",
                   "CUDA driver", "CUBLAS_STATUS_EXECUTION_FAILED", "an illegal instruction")
 
@@ -67,8 +72,14 @@ class SDXLGenerator(Generator):
         self.strength = strength
         self.preview_every = preview_every
         self.fuse_loras = fuse_loras
-        self.adapters: dict[str, float] = {}
+        self.adapters: dict[str, float] = {}       # what customer rounds are drawn with, by adapter name
         self.triggers: list[str] = []
+        self.style: StyleLora | None = None        # the store's style drawn with, if any
+        self.follows_store = True                  # unload_loras stops following the lock
+        self._speed_weight: float | None = None
+        self._loaded_styles: dict[str, str] = {}   # style adapters in the pipeline -> their file's sha256
+        self._lock_stamp: tuple | None = None
+        self._fused = False
 
     @classmethod
     def from_pipeline(cls, pipe, *, steps: int, guidance: float, preview_every: int = 2) -> "SDXLGenerator":
@@ -111,27 +122,20 @@ class SDXLGenerator(Generator):
         pipe.set_progress_bar_config(disable=True)
 
         speed = by_kind.get("speed_lora")
-        self.adapters, self.triggers = {}, []
+        self._speed_weight, self._loaded_styles, self._lock_stamp, self._fused = None, {}, None, False
+        self.follows_store = True
         if speed is not None:
-            self._load_lora(pipe, speed_file(self.models, speed), "speed")
-            self.adapters["speed"] = float(speed.options.get("weight", 1.0))
+            self._load_lora(pipe, speed_file(self.models, speed), SPEED_ADAPTER)
+            self._speed_weight = float(speed.options.get("weight", 1.0))
             # Few-step LoRAs are trained with trailing timesteps.
             pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
-        for style in self.models.styles():
-            self._load_lora(pipe, self.models.dir / style.file, style.name)
-            self.adapters[style.name] = style.weight
-            if style.trigger:
-                self.triggers.append(style.trigger)
-        if self.adapters:
-            pipe.set_adapters(list(self.adapters), adapter_weights=list(self.adapters.values()))
-            if self.fuse_loras:
-                pipe.fuse_lora(adapter_names=list(self.adapters))
+        self.txt2img = pipe
+        self.follow_store_styles()
         pipe.to(device)
         self.steps = self.steps or int(speed.options.get("steps", 8) if speed else 30)
         self.guidance = self.guidance if self.guidance is not None else (
             float(speed.options.get("guidance", 0.0)) if speed else 6.0)
         self._device, self._dtype = device, dtype
-        self.txt2img = pipe
         self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
         self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(pipe)
         for p in (self.img2img, self.inpaint):
@@ -144,6 +148,82 @@ class SDXLGenerator(Generator):
         # diffusers reads both its own/peft layout and kohya-style safetensors.
         pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
 
+    def follow_store_styles(self) -> None:
+        """Bring the pipeline in line with the store's style choice when the lock file has
+        changed since the last look (a stat per round otherwise): load styles switched on
+        (only when their file still has the sha256 recorded at install), delete those
+        switched off, removed or replaced, and activate the speed LoRA and the default
+        style. A style that cannot be loaded is logged and left out of the round."""
+        if self.models is None or not self.follows_store:
+            return
+        stamp = self._lock_stamp_now()
+        if stamp == self._lock_stamp:
+            return
+        self._lock_stamp = stamp           # taken before reading: a change meanwhile is seen next round
+        pipe = self.txt2img
+        wanted = {style.name: style for style in self.models.styles() if style.enabled}
+        self._unfuse(pipe)
+        stale = [name for name, digest in self._loaded_styles.items()
+                 if name not in wanted or wanted[name].sha256 != digest]
+        if stale:
+            pipe.delete_adapters(stale)
+            for name in stale:
+                del self._loaded_styles[name]
+        for style in wanted.values():
+            if style.name in self._loaded_styles:
+                continue
+            path = self.models.dir / style.file
+            if not path.is_file() or sha256_of(path) != style.sha256:
+                log.error("style LoRA %s: %s is missing or changed since it was installed; rounds are drawn "
+                          "without it (run `diamra models verify`)", style.name, path)
+                continue
+            try:
+                self._load_lora(pipe, path, style.name)
+                problem = None if _has_adapter(pipe, style.name) else "no layer of this model matches it"
+            except Exception as exc:  # noqa: BLE001 -- a LoRA for another model: the round goes on without it
+                problem = str(exc)
+            if problem:
+                log.error("style LoRA %s could not be loaded (%s); rounds are drawn without it", style.name, problem)
+                if _has_adapter(pipe, style.name):
+                    pipe.delete_adapters(style.name)
+                continue
+            self._loaded_styles[style.name] = style.sha256
+        self.style = next((s for s in wanted.values() if s.default and s.name in self._loaded_styles), None)
+        self.adapters = {SPEED_ADAPTER: self._speed_weight} if self._speed_weight is not None else {}
+        if self.style is not None:
+            self.adapters[self.style.name] = self.style.weight
+        self.triggers = [self.style.trigger] if self.style is not None and self.style.trigger else []
+        self._activate(pipe, self.adapters, fuse=self.fuse_loras)
+        log.info("sdxl styles: %s loaded, drawing with %s", ", ".join(self._loaded_styles) or "none",
+                 self.style.name if self.style else "no style")
+
+    def _lock_stamp_now(self) -> tuple:
+        # os.replace gives every lock write a new inode, so two writes in one clock tick differ too.
+        try:
+            st = self.models.lock_path.stat()
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _activate(self, pipe, adapters: dict[str, float], fuse: bool) -> None:
+        """Only `adapters` act on the pipeline, at their weights; LoRAs loaded but not named
+        there keep their memory but add no work to a step."""
+        if self._speed_weight is None and not self._loaded_styles and SAMPLE_ADAPTER not in adapters:
+            return                          # no LoRA layers in the pipeline at all
+        if not adapters:
+            pipe.disable_lora()
+            return
+        pipe.enable_lora()
+        pipe.set_adapters(list(adapters), adapter_weights=list(adapters.values()))
+        if fuse:
+            pipe.fuse_lora(adapter_names=list(adapters))
+            self._fused = True
+
+    def _unfuse(self, pipe) -> None:
+        if self._fused:
+            pipe.unfuse_lora()
+            self._fused = False
+
     def _unload(self) -> None:
         import torch
         for attr in ("txt2img", "img2img", "inpaint"):
@@ -154,9 +234,12 @@ class SDXLGenerator(Generator):
             torch.cuda.empty_cache()
 
     def unload_loras(self) -> None:
-        """Remove every LoRA: the pipeline computes exactly what the base model does."""
+        """Remove every LoRA and stop following the store's style choice (until the next
+        load): the pipeline computes exactly what the base model does."""
+        self._unfuse(self.txt2img)
         self.txt2img.unload_lora_weights()
-        self.adapters, self.triggers = {}, []
+        self.adapters, self.triggers, self.style = {}, [], None
+        self._speed_weight, self._loaded_styles, self.follows_store = None, {}, False
 
     def count_tokens(self, text: str) -> int:
         return len(self.txt2img.tokenizer(text).input_ids)
@@ -165,6 +248,10 @@ class SDXLGenerator(Generator):
 
     def generate(self, request: GenerationRequest, on_progress: Callable, is_cancelled: Callable[[], bool]) -> GenerationResult:
         import torch
+
+        # 0. Draw with the style the store chose (the jeweler may have changed it since the last round).
+        self.follow_store_styles()
+        style = self.style
 
         # 1. Choose the pipeline and its inputs.
         width = height = _multiple_of_8(request.width or self.default_size)
@@ -221,8 +308,40 @@ class SDXLGenerator(Generator):
         images = output.images
         if mode == "inpaint":
             images = [Image.composite(image, extra["image"], extra["mask_image"]) for image in images]
-        labels = [f"SDXL concept ({mode}), seed {seed}" for seed in seeds]
+        drawn_with = f"{mode}, style {style.name}" if style is not None else mode
+        labels = [f"SDXL concept ({drawn_with}), seed {seed}" for seed in seeds]
         return GenerationResult(images=images, seeds=seeds, labels=labels)
+
+    def render_samples(self, specs: list, seeds: list[int], trigger: str, lora: Path | None,
+                       size: int) -> list[Image.Image]:
+        """One image per (spec, seed) pair, drawn with the speed LoRA only, plus `lora` (at
+        weight 1) when given: a style in training compared with and without its LoRA on
+        fixed prompts. The store's style is left out; afterwards the adapters are exactly
+        as customer rounds had them, and the same arguments give the same images."""
+        import torch
+
+        pipe = self.txt2img
+        size = _multiple_of_8(size)
+        guided = self.guidance > 1.0
+        adapters = {SPEED_ADAPTER: self._speed_weight} if self._speed_weight is not None else {}
+        self._unfuse(pipe)
+        images = []
+        try:
+            if lora is not None:
+                self._load_lora(pipe, Path(lora), SAMPLE_ADAPTER)
+                adapters[SAMPLE_ADAPTER] = 1.0
+            self._activate(pipe, adapters, fuse=False)
+            for spec, seed in zip(specs, seeds):
+                prompt, _ = prompts.fit(prompts.prompt_parts(spec, triggers=[trigger]), self.count_tokens)
+                output = pipe(**self.encode(prompt, guided), generator=torch.Generator(device="cpu").manual_seed(seed),
+                              num_inference_steps=self.steps, guidance_scale=self.guidance, height=size, width=size,
+                              output_type="pil")
+                images.append(output.images[0])
+        finally:
+            if _has_adapter(pipe, SAMPLE_ADAPTER):
+                pipe.delete_adapters(SAMPLE_ADAPTER)
+            self._activate(pipe, self.adapters, fuse=self.fuse_loras)
+        return images
 
     def encode(self, prompt: str, guided: bool) -> dict:
         """Prompt embeddings for both text encoders (and the negative prompt when guided)."""
@@ -246,6 +365,10 @@ class SDXLGenerator(Generator):
 def speed_file(models: ModelStore, spec: ModelSpec) -> Path:
     """The speed LoRA's one safetensors file."""
     return models.folder(spec) / next(iter(spec.files))
+
+
+def _has_adapter(pipe, name: str) -> bool:
+    return any(name in names for names in pipe.get_list_adapters().values())
 
 
 def _multiple_of_8(size: int) -> int:

@@ -127,9 +127,11 @@ class LoraTrainer:
     # ------------------------------------------------------------------ one job
 
     def train(self, photos: list[TrainingPhoto], on_progress: Callable[[int, float], None] | None = None,
-              should_yield: Callable[[], bool] | None = None) -> TrainingOutcome:
+              should_yield: Callable[[], bool] | None = None,
+              on_checkpoint: Callable[[int, object], None] | None = None) -> TrainingOutcome:
         """Train up to config.max_steps, resuming from the job's latest checkpoint. Returns
-        "done" with the LoRA file, or "yielded" after a checkpoint when should_yield() said so."""
+        "done" with the LoRA file, or "yielded" after a checkpoint when should_yield() said so.
+        `on_checkpoint(step, unet)` follows each periodic checkpoint (sample images)."""
         import torch
         from accelerate import Accelerator
         from accelerate.utils import set_seed
@@ -201,6 +203,9 @@ class LoraTrainer:
                 on_progress(step, loss)
             if step % config.checkpoint_every == 0 and step < config.max_steps:
                 self._save(step, trained, optimizer, accelerator, order)
+                if on_checkpoint:
+                    on_checkpoint(step, accelerator.unwrap_model(unet))
+                    unet.train()
         saved = self._save(step, trained, optimizer, accelerator, order)
         return self._finish(photos, accelerator.unwrap_model(unet), saved, step, losses)
 

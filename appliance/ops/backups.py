@@ -4,7 +4,10 @@ sha256 in a manifest, checked with PRAGMA integrity_check before it is called go
 Restore verifies everything in a staging folder first and only then swaps it in, so a
 truncated or tampered archive leaves the current data untouched.
 
-Model weights are not backed up: `diamra models pull` can fetch them again.
+The downloadable model weights (base, VAE, speed LoRA) are not backed up: `diamra models
+pull` can fetch them again. The store's style LoRAs are (a trained style exists nowhere
+else), with models/lock.json, which records their hashes, which are on and which one is
+the default.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from appliance.storage.migrations import MIGRATIONS
 
 ARCHIVE_PREFIX = "diamra-backup-"
 MANIFEST = "MANIFEST.json"
-FOLDERS = ("images", "uploads", "attachments")
+FOLDERS = ("images", "uploads", "attachments", "training")
+# Not worth restoring: a running round's preview only served the wait; a style's
+# checkpoints and caches are big and rebuilt from its photos (training again resumes or
+# starts over, to the same LoRA).
+SKIPPED = {"images": "previews", "training": "work"}
+STYLES_FOLDER = "models/styles"
+MODEL_LOCK = "models/lock.json"
 SETTINGS_FILE = "diamra.toml"
 LAST_GOOD = "last-good.json"
 
@@ -79,10 +88,15 @@ def create_backup(settings: Settings, target: Path | None = None, keep: int = 7)
         for folder in FOLDERS:
             root = data / folder
             if root.exists():
-                # A running round's preview only served the wait: never worth restoring.
                 members += [(str(p.relative_to(data)), p) for p in sorted(root.rglob("*"))
                             if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")
-                            and p.relative_to(root).parts[0] != "previews"]
+                            and p.relative_to(root).parts[0] != SKIPPED.get(folder)]
+        styles = data / STYLES_FOLDER
+        if styles.exists():
+            members += [(str(p.relative_to(data)), p) for p in sorted(styles.iterdir())
+                        if p.is_file() and not p.name.endswith(".part") and not p.name.startswith(".")]
+        if (data / MODEL_LOCK).is_file():
+            members.append((MODEL_LOCK, data / MODEL_LOCK))
         installed = Path(os.environ.get("DIAMRA_CONFIG", "") or "/nonexistent")
         for settings_file in (data / SETTINGS_FILE, installed):
             if settings_file.is_file():      # the data folder's, else the installed /etc one
@@ -156,12 +170,19 @@ def restore_backup(settings: Settings, archive_path: Path) -> dict:
         if verdict != "ok":
             raise BackupError(f"The archived database failed its integrity check: {verdict}")
         replaced = data / f".replaced-{stamp}"
-        replaced.mkdir()
-        names = ["diamra.db", "diamra.db-wal", "diamra.db-shm", *FOLDERS, SETTINGS_FILE]
+        (replaced / "models").mkdir(parents=True)
+        # The style files and the lock go back together; an archive from before styles were
+        # backed up leaves the installed ones alone.
+        model_names = []
+        if (staging / MODEL_LOCK).exists():
+            model_names = [STYLES_FOLDER, MODEL_LOCK]
+            _keep_installed_weights(staging / MODEL_LOCK, data / MODEL_LOCK)
+            (data / "models").mkdir(exist_ok=True)
+        names = ["diamra.db", "diamra.db-wal", "diamra.db-shm", *FOLDERS, SETTINGS_FILE, *model_names]
         for name in names:
             if (data / name).exists():
                 os.replace(data / name, replaced / name)
-        for name in ["diamra.db", *FOLDERS, SETTINGS_FILE]:
+        for name in ["diamra.db", *FOLDERS, SETTINGS_FILE, *model_names]:
             if (staging / name).exists():
                 os.replace(staging / name, data / name)
         for folder in FOLDERS:
@@ -173,6 +194,19 @@ def restore_backup(settings: Settings, archive_path: Path) -> dict:
     shutil.rmtree(staging, ignore_errors=True)
     return {"files": len(manifest["files"]), "created_at": manifest["created_at"],
             "schema_version": manifest["schema_version"]}
+
+
+def _keep_installed_weights(restored: Path, current: Path) -> None:
+    """The archive's styles and default with this folder's record of the base, VAE and speed
+    weights actually on its disk (those were not in the archive)."""
+    if not current.is_file():
+        return
+    try:
+        lock = json.loads(restored.read_text(encoding="utf-8"))
+        lock["models"] = json.loads(current.read_text(encoding="utf-8")).get("models", {})
+    except (ValueError, AttributeError, TypeError):
+        return                  # a lock that is not JSON: restore the archive's as it was
+    restored.write_text(json.dumps(lock, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def _extract_verified(archive_path: Path, staging: Path) -> dict:

@@ -11,7 +11,7 @@ from appliance.config import Settings
 from appliance.ops import backups, mail
 from appliance.storage import store as q
 from appliance.storage.store import Store
-from appliance.studio import jobs
+from appliance.studio import jobs, styles
 
 WORKER_SILENT_SECONDS = 120       # the worker beats every 10 s idle, every 5 s while drawing
 DISK_LOW_BYTES = 5 * 2**30
@@ -56,6 +56,8 @@ def check(settings: Settings, store: Store, *, probe_write: bool = True) -> Heal
         if status["generator"] == "sketch":
             health.warnings.append(f"Concepts are sketch previews, not AI images: {status['reason']}.")
     health.facts["queue"] = jobs.queue_length(store)
+    health.facts["training"] = [{"name": s.name, "status": s.status, "step": s.step, "steps": s.steps}
+                                for s in styles.listing(store) if s.status in ("queued", "training")]
 
     usage = shutil.disk_usage(settings.data_dir)
     health.facts["disk_free_bytes"] = usage.free

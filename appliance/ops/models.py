@@ -2,19 +2,24 @@
 and whether every file is the one it should be.
 
 models/manifest.toml names the base model, the fp16-fixed VAE and the speed LoRA (source,
-revision, files, licence, optional sha256 per file). Installed files live in
-<data>/models/<folder>/; <data>/models/lock.json records, per file, the sha256 measured
-when it was pulled or imported (and the store's own style LoRAs with their trigger
-words and weights). Nothing here downloads at request time: only `diamra models pull`.
+revision, files, licence, optional sha256 per file), and may name optional public style
+LoRAs a store can pull. Installed files live in <data>/models/<folder>/;
+<data>/models/lock.json records, per file, the sha256 measured when it was pulled or
+imported, and the store's style LoRAs: each with its trigger words, weight, whether it
+is on, where it came from, and which one (if any) is the default that customer rounds
+are drawn with. Nothing here downloads at request time: only `diamra models pull`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +27,32 @@ from pathlib import Path
 
 REQUIRED_KINDS = ("base",)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# The generator's adapter name for the speed LoRA; a style may not take it.
+SPEED_ADAPTER = "speed"
+STYLE_SOURCES = ("imported", "trained")
+
+
+_EDITING = threading.local()
+
+
+def _serialised(method):
+    """A change to the lock file, made under an exclusive file lock: the web app (a
+    jeweler switching a style) and the worker (installing a trained one) are separate
+    processes, and neither may write back a lock the other has just changed."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if getattr(_EDITING, "depth", 0):
+            return method(self, *args, **kwargs)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock.json.lk", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            _EDITING.depth = 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _EDITING.depth = 0
+                fcntl.flock(guard, fcntl.LOCK_UN)
+    return wrapper
 
 
 class ModelError(RuntimeError):
@@ -31,13 +62,18 @@ class ModelError(RuntimeError):
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str                 # base | vae | speed_lora
+    kind: str                 # base | vae | speed_lora | style_lora
     repo: str
     revision: str
     licence: str
     folder: str
     files: dict[str, str]     # path -> sha256 ("" when the manifest pins none)
     options: dict = field(default_factory=dict)
+
+    @property
+    def optional(self) -> bool:
+        """Installed only when asked for by name (`diamra models pull NAME`)."""
+        return self.options.get("optional") is True
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,9 @@ class StyleLora:
     trigger: str
     weight: float
     sha256: str
+    enabled: bool = True      # loaded by the generator, ready to be the default
+    default: bool = False     # the style customer rounds are drawn with
+    source: str = "imported"  # imported | trained | manifest:<model name>
 
 
 @dataclass
@@ -79,9 +118,30 @@ def load_manifest(path: Path) -> dict[str, ModelSpec]:
         options = {k: v for k, v in entry.items() if k not in ("kind", "repo", "revision", "licence", "folder", "files")}
         models[name] = ModelSpec(name, entry["kind"], entry["repo"], entry.get("revision", "main"),
                                  entry["licence"], entry["folder"], files, options)
+        if entry["kind"] == "style_lora":
+            _check_style_entry(path, models[name])
     if not any(m.kind == "base" for m in models.values()):
         raise ModelError(f"{path}: the manifest names no base model.")
     return models
+
+
+def _check_style_entry(path: Path, spec: ModelSpec) -> None:
+    """A public style LoRA is never installed or on by default, and its licence must let a
+    store use its pictures commercially."""
+    if not spec.optional:
+        raise ModelError(f"{path}: style LoRA {spec.name!r} must say optional = true (a public style is "
+                         "installed only when a store pulls it by name).")
+    if spec.options.get("commercial_use") is not True:
+        raise ModelError(f"{path}: style LoRA {spec.name!r} is licensed {spec.licence!r}, and does not say "
+                         "commercial_use = true; a store may only draw with styles its licence lets it sell.")
+    if len(spec.files) != 1 or not next(iter(spec.files)).endswith(".safetensors"):
+        raise ModelError(f"{path}: style LoRA {spec.name!r} must have exactly one .safetensors file.")
+    if not _NAME.match(spec.name) or spec.name == SPEED_ADAPTER:
+        raise ModelError(f"{path}: style LoRA {spec.name!r} needs a name of 1-40 lower-case letters, digits, "
+                         f"- or _ (and not {SPEED_ADAPTER!r}): it becomes the store's style name.")
+    weight = spec.options.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or not 0 < weight <= 2:
+        raise ModelError(f"{path}: style LoRA {spec.name!r} has weight {weight!r}; it must be above 0 and at most 2.")
 
 
 def sha256_of(path: Path) -> str:
@@ -107,9 +167,16 @@ class ModelStore:
         return load_manifest(self.manifest_path)
 
     def lock(self) -> dict:
+        """The lock file's contents; a lock written before styles had a default gets one
+        here: its single style, which was drawn with every round then (with several,
+        none: the jeweler chooses)."""
         if not self.lock_path.exists():
-            return {"models": {}, "styles": {}}
-        return json.loads(self.lock_path.read_text(encoding="utf-8"))
+            return {"models": {}, "styles": {}, "default_style": None}
+        lock = json.loads(self.lock_path.read_text(encoding="utf-8"))
+        if "default_style" not in lock:
+            styles = lock.get("styles") or {}
+            lock["default_style"] = next(iter(styles)) if len(styles) == 1 else None
+        return lock
 
     def _save_lock(self, lock: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -121,15 +188,73 @@ class ModelStore:
         return self.dir / spec.folder
 
     def styles(self) -> list[StyleLora]:
-        """The store's own style LoRAs, as imported."""
-        return [StyleLora(name, e["file"], e.get("trigger", ""), float(e.get("weight", 1.0)), e["sha256"])
-                for name, e in sorted(self.lock().get("styles", {}).items())]
+        """The store's style LoRAs by name, each with its on/off state, whether it is the
+        default, and where it came from."""
+        lock = self.lock()
+        return [_style(name, entry, lock) for name, entry in sorted(lock.get("styles", {}).items())]
+
+    def active_style(self) -> StyleLora | None:
+        """The style customer rounds are drawn with: the default when one is set and on,
+        else None (the base model alone)."""
+        return next((s for s in self.styles() if s.default and s.enabled), None)
+
+    def _style_entry(self, lock: dict, name: str) -> dict:
+        styles = lock.get("styles", {})
+        if name not in styles:
+            known = ", ".join(sorted(styles)) or "none is installed"
+            raise ModelError(f"There is no style LoRA {name!r} ({known}).")
+        return styles[name]
+
+    @_serialised
+    def set_style(self, name: str, *, enabled: bool | None = None, weight: float | None = None) -> StyleLora:
+        """Switch a style on or off and/or change its weight; switching off the default
+        style leaves customer rounds without a style until another is made the default."""
+        lock = self.lock()
+        entry = self._style_entry(lock, name)
+        if weight is not None:
+            _check_weight(weight)
+            entry["weight"] = float(weight)
+        if enabled is not None:
+            entry["enabled"] = bool(enabled)
+            if not enabled and lock.get("default_style") == name:
+                lock["default_style"] = None
+        self._save_lock(lock)
+        return _style(name, entry, lock)
+
+    @_serialised
+    def set_default_style(self, name: str | None) -> StyleLora | None:
+        """Make a style that is on the one customer rounds are drawn with (None: no style)."""
+        lock = self.lock()
+        if name is None:
+            lock["default_style"] = None
+            self._save_lock(lock)
+            return None
+        entry = self._style_entry(lock, name)
+        if not entry.get("enabled", True):
+            raise ModelError(f"The style LoRA {name!r} is off; switch it on before making it the default.")
+        lock["default_style"] = name
+        self._save_lock(lock)
+        return _style(name, entry, lock)
+
+    @_serialised
+    def remove_style(self, name: str) -> None:
+        """Uninstall a style: its entry leaves the lock first (so a generator never looks
+        for the file), then its file is deleted."""
+        lock = self.lock()
+        entry = self._style_entry(lock, name)
+        del lock["styles"][name]
+        if lock.get("default_style") == name:
+            lock["default_style"] = None
+        self._save_lock(lock)
+        (self.dir / entry["file"]).unlink(missing_ok=True)
 
     def verify(self) -> list[FileCheck]:
         """Every file of every model and style LoRA, checked against its pinned hash."""
         checks: list[FileCheck] = []
         lock = self.lock()
         for spec in self.manifest().values():
+            if spec.optional and spec.name not in lock.get("models", {}):
+                continue              # a public style the store has not pulled: nothing is missing
             recorded = lock.get("models", {}).get(spec.name, {}).get("files", {})
             for rel, pinned in spec.files.items():
                 path = self.folder(spec) / rel
@@ -157,6 +282,7 @@ class ModelStore:
         """The checks that are not ok (empty when every model is installed and intact)."""
         return [c for c in self.verify() if c.status != "ok"]
 
+    @_serialised
     def _record(self, spec: ModelSpec, revision: str, source: str) -> None:
         lock = self.lock()
         files = {}
@@ -203,8 +329,18 @@ class ModelStore:
 
     def pull(self, name: str) -> ModelSpec:
         """Download a manifest model from its hub repository at its revision (the store's
-        machine has internet; this appliance never downloads at request time)."""
-        spec = self.manifest()[name]
+        machine has internet; this appliance never downloads at request time). A public
+        style LoRA is then installed as one of the store's styles, off until the jeweler
+        switches it on (a style pulled again keeps its on/off state)."""
+        manifest = self.manifest()
+        if name not in manifest:
+            raise ModelError(f"The manifest has no model {name!r} (it has {', '.join(manifest)}).")
+        spec = manifest[name]
+        source = f"manifest:{name}"
+        existing = next((s for s in self.styles() if s.name == name), None)
+        if spec.kind == "style_lora" and existing is not None and existing.source != source:
+            raise ModelError(f"The store already has its own style LoRA {name!r} ({existing.source}); "
+                             "remove or rename it before pulling the public one.")
         try:
             from huggingface_hub import hf_hub_download
         except ImportError as exc:
@@ -216,23 +352,53 @@ class ModelStore:
             except Exception as exc:  # the hub's errors are many; say which file and why
                 raise ModelError(f"Could not download {spec.repo}/{rel} at {spec.revision}: {exc}") from exc
         self._record(spec, spec.revision, f"hub:{spec.repo}")
+        if spec.kind == "style_lora":
+            self.import_style(name, self.folder(spec) / next(iter(spec.files)), str(spec.options.get("trigger", "")),
+                              float(spec.options.get("weight", 1.0)),
+                              enabled=existing.enabled if existing else False, source=source)
         return spec
 
-    def import_style(self, name: str, file: Path, trigger: str, weight: float) -> StyleLora:
-        """Install one of the store's style LoRAs (diffusers/peft or kohya safetensors)."""
+    @_serialised
+    def import_style(self, name: str, file: Path, trigger: str, weight: float, *, enabled: bool = True,
+                     source: str = "imported") -> StyleLora:
+        """Install (or replace) one of the store's style LoRAs (diffusers/peft or kohya
+        safetensors). A style that is on becomes the default when there is none yet, so a
+        store's first style is drawn with every round; a trained style arrives off, to be
+        compared before and after first."""
         if not _NAME.match(name):
             raise ModelError("A style name is 1-40 lower-case letters, digits, - or _.")
+        if name == SPEED_ADAPTER:
+            raise ModelError(f"{SPEED_ADAPTER!r} is the speed LoRA's name; choose another style name.")
+        if source not in STYLE_SOURCES and not source.startswith("manifest:"):
+            raise ModelError(f"A style comes from {', '.join(STYLE_SOURCES)} or manifest:<model>, not {source!r}.")
         file = Path(file)
         if not file.is_file() or file.suffix != ".safetensors":
             raise ModelError(f"{file} is not a .safetensors file.")
-        if not 0 < weight <= 2:
-            raise ModelError("A style weight is between 0 and 2 (1 = as trained).")
+        _check_weight(weight)
         rel = f"styles/{name}.safetensors"
         target = self.dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, target)
+        partial = target.with_name(target.name + ".part")
+        shutil.copyfile(file, partial)
+        os.replace(partial, target)
         lock = self.lock()
-        lock.setdefault("styles", {})[name] = {"file": rel, "trigger": trigger.strip(), "weight": weight,
-                                              "sha256": sha256_of(target)}
+        lock.setdefault("styles", {})[name] = {"file": rel, "trigger": trigger.strip(), "weight": float(weight),
+                                              "sha256": sha256_of(target), "enabled": enabled, "source": source}
+        if enabled and not lock.get("default_style"):
+            lock["default_style"] = name
+        elif not enabled and lock.get("default_style") == name:
+            lock["default_style"] = None
         self._save_lock(lock)
-        return next(s for s in self.styles() if s.name == name)
+        return _style(name, lock["styles"][name], lock)
+
+
+def _style(name: str, entry: dict, lock: dict) -> StyleLora:
+    # Styles imported before they could be switched off were all on.
+    return StyleLora(name, entry["file"], entry.get("trigger", ""), float(entry.get("weight", 1.0)), entry["sha256"],
+                     enabled=bool(entry.get("enabled", True)), default=lock.get("default_style") == name,
+                     source=entry.get("source", "imported"))
+
+
+def _check_weight(weight: float) -> None:
+    if not 0 < weight <= 2:
+        raise ModelError("A style weight is between 0 and 2 (1 = as trained).")

@@ -279,6 +279,60 @@ ALTER TABLE images ADD COLUMN metal_check TEXT
     CHECK (metal_check IS NULL OR metal_check IN ('agrees', 'disagrees', 'unsure'));
 ALTER TABLE images ADD COLUMN metal_check_reason TEXT;
 """),
+    (12, "the store's own styles: photos with confirmed specs, LoRA training as a low-priority job, losses and samples", """
+CREATE TABLE styles (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('collecting', 'queued', 'training', 'trained', 'failed', 'cancelled')),
+    steps INTEGER NOT NULL CHECK (steps > 0),
+    step INTEGER NOT NULL DEFAULT 0,
+    loss REAL,
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    worker_id TEXT,
+    heartbeat_at TEXT,
+    lora_sha256 TEXT,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at TEXT,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE TABLE style_photos (
+    id TEXT PRIMARY KEY,
+    style_id TEXT NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    caption TEXT NOT NULL,
+    confirmed_by TEXT,
+    confirmed_at TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (style_id, sha256)
+);
+CREATE INDEX style_photos_by_style ON style_photos (style_id, created_at);
+CREATE TABLE style_losses (
+    style_id TEXT NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    loss REAL NOT NULL,
+    PRIMARY KEY (style_id, step)
+);
+CREATE TABLE style_samples (
+    style_id TEXT NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    prompt_index INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (style_id, step, prompt_index)
+);
+"""),
 ]
 
 _CREATE_RECORD = """

@@ -476,3 +476,71 @@ NEW_KIOSK_VISIT = "UPDATE kiosks SET visit_id = :visit_id, visit_seen_at = :now 
 # The visit a kiosk has now, read again inside the write that may end it (two requests
 # after a long silence must not both start over, the second forgetting the first's design).
 KIOSK_VISIT = "SELECT visit_id, visit_seen_at FROM kiosks WHERE id = :id AND revoked_at IS NULL"
+
+# --- the store's own styles (appliance.studio.styles)
+GET_STYLE = "SELECT * FROM styles WHERE id = :id"
+GET_STYLE_BY_NAME = "SELECT * FROM styles WHERE name = :name"
+LIST_STYLES = "SELECT * FROM styles ORDER BY created_at DESC"
+INSERT_STYLE = """
+INSERT INTO styles (id, name, trigger, status, steps, created_by, created_at, updated_at)
+VALUES (:id, :name, :trigger, 'collecting', :steps, :actor, :now, :now)
+"""
+TOUCH_STYLE = "UPDATE styles SET updated_at = :now WHERE id = :id"
+SET_STYLE_STEPS = "UPDATE styles SET steps = :steps, updated_at = :now WHERE id = :id"
+PHOTOS_OF_STYLE = "SELECT * FROM style_photos WHERE style_id = :style_id ORDER BY created_at, id"
+GET_STYLE_PHOTO = "SELECT * FROM style_photos WHERE id = :id AND style_id = :style_id"
+INSERT_STYLE_PHOTO = """
+INSERT INTO style_photos (id, style_id, path, original_name, sha256, fingerprint, width, height, line, spec_json,
+                          caption, created_at)
+VALUES (:id, :style_id, :path, :original_name, :sha256, :fingerprint, :width, :height, :line, :spec_json,
+        :caption, :now)
+"""
+CONFIRM_STYLE_PHOTO = """
+UPDATE style_photos SET line = :line, spec_json = :spec_json, caption = :caption, confirmed_by = :actor,
+       confirmed_at = :now
+WHERE id = :id AND style_id = :style_id
+"""
+DELETE_STYLE_PHOTO = "DELETE FROM style_photos WHERE id = :id AND style_id = :style_id"
+DELETE_STYLE = "DELETE FROM styles WHERE id = :id"
+# Training again after a stop or a failure carries on from the kept checkpoint.
+QUEUE_STYLE = """
+UPDATE styles SET status = 'queued', cancel_requested = 0, error = NULL, queued_at = :now, finished_at = NULL,
+       updated_at = :now
+WHERE id = :id AND status IN ('collecting', 'failed', 'cancelled')
+"""
+CANCEL_STYLE = """
+UPDATE styles SET cancel_requested = 1,
+       status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+       finished_at = CASE WHEN status = 'queued' THEN :now ELSE finished_at END, updated_at = :now
+WHERE id = :id AND status IN ('queued', 'training')
+"""
+NEXT_QUEUED_STYLE = "SELECT id FROM styles WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1"
+CLAIM_STYLE = """
+UPDATE styles SET status = 'training', worker_id = :worker_id, heartbeat_at = :now,
+       started_at = COALESCE(started_at, :now), updated_at = :now
+WHERE id = :id AND status = 'queued'
+"""
+REQUEUE_TRAINING_STYLES = """
+UPDATE styles SET status = 'queued', worker_id = NULL, updated_at = :now WHERE status = 'training'
+"""
+PAUSE_STYLE = """
+UPDATE styles SET status = 'queued', worker_id = NULL, updated_at = :now WHERE id = :id AND status = 'training'
+"""
+INSERT_STYLE_LOSS = "INSERT OR REPLACE INTO style_losses (style_id, step, loss) VALUES (:style_id, :step, :loss)"
+LOSSES_OF_STYLE = "SELECT step, loss FROM style_losses WHERE style_id = :style_id ORDER BY step"
+STYLE_PROGRESS = """
+UPDATE styles SET step = :step, loss = :loss, heartbeat_at = :now, updated_at = :now
+WHERE id = :id AND status = 'training'
+"""
+INSERT_STYLE_SAMPLE = """
+INSERT OR REPLACE INTO style_samples (style_id, step, prompt_index, path, created_at)
+VALUES (:style_id, :step, :prompt_index, :path, :now)
+"""
+SAMPLES_OF_STYLE = "SELECT step, prompt_index, path FROM style_samples WHERE style_id = :style_id ORDER BY step, prompt_index"
+STYLE_CANCEL_REQUESTED = "SELECT cancel_requested FROM styles WHERE id = :id"
+FINISH_STYLE = """
+UPDATE styles SET status = :status, error = :error, lora_sha256 = COALESCE(:sha256, lora_sha256),
+       finished_at = :now, worker_id = NULL, cancel_requested = 0, updated_at = :now
+WHERE id = :id
+"""
+ANY_QUEUED_JOB = "SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1"

@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image
@@ -21,7 +22,7 @@ from appliance.jewelry import metal_colour
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
-from appliance.studio import designs, jobs, uploads
+from appliance.studio import designs, jobs, styles, uploads
 from appliance.studio import retention as retention_rules
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class Worker:
     def __init__(self, store: Store, generator, images_dir: Path, *, new_request, generator_reason: str = "",
                  max_attempts: int = 2, image_size: int = 0, poll_seconds: float = 0.25,
                  uploads_dir: Path | None = None, retention: retention_rules.Policy | None = None,
-                 prune_every_seconds: float = 3600):
+                 prune_every_seconds: float = 3600, trainer=None, training_dir: Path | None = None,
+                 training_hours: str = "", training_quiet_seconds: float = 30, clock=None):
         self.store = store
         self.generator = generator
         self.images_dir = Path(images_dir)
@@ -68,10 +70,21 @@ class Worker:
         self.retention = retention
         self.prune_every_seconds = prune_every_seconds
         self._last_prune = float("-inf")
+        # The store's style training: the lowest priority this worker has. It runs only when
+        # no customer round has been drawn for `training_quiet_seconds` (a busy hour is not
+        # chopped into slivers of training), within `training_hours`, and it gives the GPU
+        # back as soon as a round is queued (pipelines.style_training).
+        self.trainer = trainer
+        self.training_dir = Path(training_dir) if training_dir else self.images_dir.parent / "training"
+        self.training_hours = styles.parse_hours(training_hours)
+        self.training_quiet_seconds = training_quiet_seconds
+        self.clock = clock or (lambda: datetime.now().astimezone())
+        self._last_round = float("-inf")
 
     def start_up(self) -> None:
         """Clean up after a crash, announce this worker, then load the generator."""
         jobs.recover(self.store, self.max_attempts)
+        styles.recover(self.store)
         with self.store.write() as db:
             db.execute(q.UPSERT_WORKER, {"id": self.id, "generator": self.generator.name,
                                          "reason": self.generator_reason, "now": now()})
@@ -84,6 +97,8 @@ class Worker:
         job = jobs.claim_next(self.store, self.id)
         if job is None:
             self.heartbeat()
+            if self.train_a_while():
+                return True
             self.housekeeping()
             return False
         try:
@@ -91,6 +106,44 @@ class Worker:
         finally:
             # The preview only served the wait; the round has ended (or must be redrawn).
             retention_rules.drop_preview(self.store, self.images_dir, job.id)
+            self._last_round = time.monotonic()
+        return True
+
+    def may_train(self) -> bool:
+        """Whether a style may train now: a trainer, a quiet spell, within the hours."""
+        return (self.trainer is not None and time.monotonic() - self._last_round >= self.training_quiet_seconds
+                and styles.within_hours(self.training_hours, self.clock()))
+
+    def train_a_while(self) -> bool:
+        """Train the next waiting style until it is done or a customer needs the GPU;
+        returns whether a style was trained on."""
+        if not self.may_train():
+            return False
+        job = styles.claim_next(self.store, self.id, self.training_dir)
+        if job is None:
+            return False
+        style = job.style
+        log.info("training style %s from step %d of %d", style.name, style.step, style.steps)
+        hooks = TrainingHooks(self, job)
+        try:
+            result = self.trainer(job, hooks)
+        except Exception as exc:
+            hooks.flush()
+            if getattr(exc, "fatal", False):
+                log.critical("style %s: the device failed while training: %s", style.name, exc)
+                raise WorkerFatal(str(exc)) from exc
+            log.exception("style %s: training failed", style.name)
+            styles.finish(self.store, style.id, "failed", error=f"Training stopped: {exc}")
+            return True
+        hooks.flush()
+        if result.status == "trained":
+            styles.finish(self.store, style.id, "trained", lora_sha256=result.lora_sha256)
+        elif styles.cancel_requested(self.store, style.id):
+            styles.finish(self.store, style.id, "cancelled")
+            log.info("style %s stopped at step %d", style.name, result.step)
+        else:
+            styles.pause(self.store, style.id)
+            log.info("style %s yields the GPU at step %d", style.name, result.step)
         return True
 
     def housekeeping(self) -> None:
@@ -236,3 +289,49 @@ class Worker:
         except Exception:
             log.exception("metal colour check failed; storing the concept unchecked")
             return None
+
+
+class TrainingHooks:
+    """What a training shift reports to the shop and asks of it, between steps."""
+
+    FLUSH_SECONDS = 2.0
+
+    def __init__(self, worker: Worker, job: styles.TrainingJob):
+        self.worker, self.job, self.store = worker, job, worker.store
+        self._points: list[tuple[int, float]] = []
+        self._flushed = time.monotonic()
+        self._sampled = set(styles.samples(self.store, job.style.id))
+
+    def should_yield(self) -> bool:
+        """A customer's round is queued, the style was stopped, or the training hours ended."""
+        return (styles.customer_waiting(self.store) or styles.cancel_requested(self.store, self.job.style.id)
+                or not styles.within_hours(self.worker.training_hours, self.worker.clock()))
+
+    def progress(self, step: int, loss: float) -> None:
+        self._points.append((step, loss))
+        if time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
+            self.flush()
+        self.worker.heartbeat(every_seconds=5.0)
+
+    def flush(self) -> None:
+        points, self._points = self._points, []
+        self._flushed = time.monotonic()
+        styles.report(self.store, self.job.style.id, points)
+
+    def has_samples(self, step: int) -> bool:
+        return step in self._sampled
+
+    def samples(self, step: int, images: list) -> None:
+        """Keep one checkpoint's validation images (step 0: without the LoRA)."""
+        self.flush()
+        folder = self.job.samples_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for index, image in enumerate(images):
+            name = f"step-{step:06d}-{index}.png"
+            partial = folder / f".{name}.part"
+            image.convert("RGB").save(partial, format="PNG")
+            os.replace(partial, folder / name)
+            paths.append(str((folder / name).relative_to(self.worker.training_dir)))
+        styles.record_samples(self.store, self.job.style.id, step, paths)
+        self._sampled.add(step)

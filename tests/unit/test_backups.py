@@ -30,6 +30,19 @@ def populate(settings, store, worker):
     order = orders.place_order(store, design.id, image.id, orders.check_contact("Ana", "ana@example.com", None, None),
                                spec_revision=design.spec_revision)
     orders.add_message(store, order["number"], "Can it be ready by May?", actor="customer", actor_name="Ana")
+    # The store's own style: its photos and samples are backed up, its checkpoints are not.
+    from appliance.studio import styles
+    from pipelines.prompts import caption
+    from tests.unit.test_styles import photo as style_photo
+    style = styles.create(store, "house", "dmrhouse", 100, actor="anna")
+    styles.add_photo(store, settings.training_dir, style.id, "rose gold ring.jpg", style_photo(7), caption)
+    sample = settings.training_dir / style.id / "samples" / "step-000000-0.png"
+    sample.parent.mkdir(parents=True)
+    Image.new("RGB", (64, 64), "white").save(sample)
+    styles.record_samples(store, style.id, 0, [str(sample.relative_to(settings.training_dir))])
+    checkpoint = styles.work_dir(settings.training_dir, style.id) / "checkpoint-000050" / "optimizer.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"big and rebuilt from the photos")
     return order
 
 
@@ -40,7 +53,8 @@ def snapshot(data: Path) -> dict:
     rows = {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
     conn.close()
     files = {str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for folder in ("images", "uploads") for p in (data / folder).rglob("*") if p.is_file()}
+             for folder in ("images", "uploads", "training") for p in (data / folder).rglob("*")
+             if p.is_file() and "work" not in p.relative_to(data).parts}
     return {"rows": rows, "files": files, "settings": (data / "diamra.toml").read_text()}
 
 
@@ -54,6 +68,8 @@ def test_backup_then_restore_into_a_new_folder_gives_back_everything(settings, s
     assert summary["files"] == result.files
     assert snapshot(fresh.data_dir) == snapshot(settings.data_dir)
     assert not list(fresh.data_dir.glob("diamra.db-*"))              # no stale -wal/-shm
+    assert len([f for f in snapshot(fresh.data_dir)["files"] if f.startswith("training/")]) == 2
+    assert not (fresh.training_dir / "work").exists()                 # checkpoints are not backed up
     restored = cli.open_appliance(fresh)
     assert orders.get_order(restored, number=1001)["events"][-1]["body"] == "Can it be ready by May?"
     restored.close()
@@ -132,3 +148,44 @@ def test_an_installed_appliance_s_settings_travel_with_the_backup(settings, stor
     fresh = tmp_path / "fresh"
     restore_backup(load_settings(fresh), archive)
     assert load_settings(fresh).store_name == "Maison Or"
+
+
+def test_the_store_s_style_loras_and_model_lock_survive_a_restore_but_downloadable_weights_are_not_backed_up(
+        settings, store, tmp_path):
+    from appliance.ops.models import ModelStore
+    models = ModelStore(settings.models_dir, settings.manifest_path)
+    trained = tmp_path / "trained.safetensors"
+    trained.write_bytes(b"a style trained on this store's photos")
+    models.import_style("ours", trained, trigger="dmrstyle", weight=0.8, source="trained")
+    models.import_style("later", trained, trigger="", weight=1.0, enabled=False)
+    base_weights = settings.models_dir / "sdxl-base" / "unet" / "diffusion_pytorch_model.fp16.safetensors"
+    base_weights.parent.mkdir(parents=True)
+    base_weights.write_bytes(b"gigabytes the hub can send again")
+    archive = create_backup(settings).path
+    with tarfile.open(archive, "r:gz") as members:
+        names = members.getnames()
+    assert "models/styles/ours.safetensors" in names and "models/lock.json" in names
+    assert not any("sdxl-base" in name for name in names)
+
+    fresh = load_settings(tmp_path / "restored")
+    restore_backup(fresh, archive)
+    restored = ModelStore(fresh.models_dir, fresh.manifest_path)
+    assert (fresh.models_dir / "styles" / "ours.safetensors").read_bytes() == trained.read_bytes()
+    assert [(s.name, s.enabled, s.default, s.source, s.weight) for s in restored.styles()] == [
+        ("later", False, False, "imported", 1.0), ("ours", True, True, "trained", 0.8)]
+    assert [c.status for c in restored.verify() if c.model.startswith("style:")] == ["ok", "ok"]
+
+
+def test_restoring_styles_keeps_this_folder_s_record_of_its_own_downloaded_weights(settings, store, tmp_path):
+    from appliance.ops.models import ModelStore
+    style = tmp_path / "style.safetensors"
+    style.write_bytes(b"the store's style")
+    ModelStore(settings.models_dir, settings.manifest_path).import_style("ours", style, "", 1.0)
+    archive = create_backup(settings).path
+    target = load_settings(tmp_path / "target")
+    target.models_dir.mkdir(parents=True)
+    installed = {"base": {"repo": "stabilityai/stable-diffusion-xl-base-1.0", "files": {"model_index.json": "ab"}}}
+    (target.models_dir / "lock.json").write_text(json.dumps({"models": installed, "styles": {}}))
+    restore_backup(target, archive)
+    lock = json.loads((target.models_dir / "lock.json").read_text())
+    assert lock["models"] == installed and list(lock["styles"]) == ["ours"] and lock["default_style"] == "ours"

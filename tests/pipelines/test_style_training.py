@@ -1,0 +1,160 @@
+"""A store's style trained by the real worker on the tiny SDXL: at the lowest priority,
+giving the GPU to a queued customer round and resuming after, drawing the validation
+samples without and with the LoRA, and installing the result through the model manager."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from appliance.cli import build_worker, open_appliance
+from appliance.ops.models import ModelStore, sha256_of
+from appliance.studio import jobs, styles
+from appliance.studio.designs import create_design
+from pipelines.prompts import caption
+from tests.unit.test_styles import photo
+
+torch = pytest.importorskip("torch")
+
+STEPS = 8
+
+
+@pytest.fixture
+def shop(sdxl_settings):
+    """The appliance on the tiny SDXL with its worker (and style trainer) built as `diamra serve` builds it."""
+    import dataclasses
+    settings = dataclasses.replace(sdxl_settings, training_resolution=64)
+    store = open_appliance(settings)
+    worker = build_worker(settings, store)
+    worker.training_quiet_seconds = 0
+    worker.start_up()
+    yield settings, store, worker
+    store.close()
+
+
+def queued_style(settings, store, name: str, trigger: str = "dmrours"):
+    style = styles.create(store, name, trigger, STEPS, actor="anna")
+    lines = ["yellow gold solitaire ring", "white gold halo ring", "rose gold band", "platinum pendant",
+             "yellow gold hoop earrings"]
+    for i, line in enumerate(lines):
+        kept = styles.add_photo(store, settings.training_dir, style.id, f"piece-{i}.jpg", photo(100 + i), caption,
+                                line=line)
+        styles.confirm_photo(store, style.id, kept.id, line, caption, actor="anna")
+    return styles.queue(store, style.id)
+
+
+def test_a_style_trains_between_customers_and_is_installed_switched_off(shop):
+    settings, store, worker = shop
+    style = queued_style(settings, store, "ours")
+    assert worker.run_once()                       # no customer waiting: one shift trains it all
+    done = styles.get(store, style.id)
+    assert done.status == "trained" and done.step == STEPS, done.error
+    assert [step for step, _ in styles.losses(store, style.id)] == list(range(1, STEPS + 1))
+    # The validation prompts without the LoRA (step 0), at each checkpoint and at the end.
+    drawn = styles.samples(store, style.id)
+    assert sorted(drawn) == [0, 2, 4, 6, 8]
+    assert all(len(paths) == len(styles.VALIDATION_LINES) for paths in drawn.values())
+    assert all((settings.training_dir / p).stat().st_size > 0 for paths in drawn.values() for p in paths)
+    # Installed through the model manager: hashed in the lock file, switched off.
+    models = ModelStore(settings.models_dir, settings.manifest_path)
+    installed = next(s for s in models.styles() if s.name == "ours")
+    assert not installed.enabled and installed.trigger == "dmrours" and installed.source == "trained"
+    assert installed.sha256 == done.lora_sha256 == sha256_of(models.dir / installed.file)
+    assert all(check.status == "ok" for check in models.verify() if check.model == "style:ours")
+    # The LoRA learned something: its samples differ from the base model's.
+    from PIL import Image, ImageChops
+    before = Image.open(settings.training_dir / drawn[0][0])
+    after = Image.open(settings.training_dir / drawn[8][0])
+    assert ImageChops.difference(before, after).getbbox() is not None
+
+    # Switched on and made the default, the worker's next round draws with it and its trigger words.
+    models.set_style("ours", enabled=True)
+    models.set_default_style("ours")
+    design = create_design(store, "rose gold ring with an oval diamond")
+    job = jobs.enqueue(store, design.id, count=1)
+    assert worker.run_once()
+    assert jobs.get_job(store, job.id).status == "done"
+    assert worker.generator.triggers == ["dmrours"]
+    assert "style ours" in jobs.images_of(store, job.id)[0]["label"]
+
+
+def test_a_queued_round_takes_the_gpu_and_training_resumes_to_the_same_lora(shop):
+    settings, store, worker = shop
+    whole = queued_style(settings, store, "whole")
+    assert worker.run_once()
+    design = create_design(store, "yellow gold ring")
+    interrupted = queued_style(settings, store, "halves")
+    trainer, seen = worker.trainer, []
+
+    def customer_arrives_at_step_3(job, hooks):
+        progress = hooks.progress
+
+        def spy(step, loss):
+            progress(step, loss)
+            seen.append(step)
+            if step == 3 and not jobs.latest_job(store, design.id):
+                jobs.enqueue(store, design.id, count=1)
+        hooks.progress = spy
+        return trainer(job, hooks)
+
+    worker.trainer = customer_arrives_at_step_3
+    assert worker.run_once()                         # trains until the customer's round is queued
+    paused = styles.get(store, interrupted.id)
+    assert paused.status == "queued" and paused.step == 3
+    round_ = jobs.latest_job(store, design.id)
+    assert round_.status == "queued"
+    assert worker.run_once()                         # the customer is served first
+    assert jobs.get_job(store, round_.id).status == "done"
+    assert worker.run_once()                         # then training carries on from its checkpoint
+    assert seen == [1, 2, 3, 4, 5, 6, 7, 8]
+    finished = styles.get(store, interrupted.id)
+    assert finished.status == "trained"
+    # The same photos, captions and seed: the interrupted LoRA is the uninterrupted one.
+    assert finished.lora_sha256 == styles.get(store, whole.id).lora_sha256
+
+
+def test_a_stopped_style_keeps_its_place_and_hours_keep_it_waiting(shop):
+    settings, store, worker = shop
+    style = queued_style(settings, store, "night")
+    trainer = worker.trainer
+
+    def stop_at_step_2(job, hooks):
+        progress = hooks.progress
+
+        def spy(step, loss):
+            progress(step, loss)
+            if step == 2:
+                styles.cancel(store, style.id)
+        hooks.progress = spy
+        return trainer(job, hooks)
+
+    worker.trainer = stop_at_step_2
+    worker.run_once()
+    stopped = styles.get(store, style.id)
+    assert stopped.status == "cancelled" and stopped.step == 2
+
+    worker.trainer = trainer
+    worker.training_hours = styles.parse_hours("20:00-08:00")
+    worker.clock = lambda: datetime(2026, 11, 27, 15, 0)
+    styles.queue(store, style.id)
+    assert not worker.run_once()                     # the store is open: nothing trains
+    assert styles.get(store, style.id).status == "queued"
+    worker.clock = lambda: datetime(2026, 11, 27, 22, 0)
+    assert worker.run_once()
+    done = styles.get(store, style.id)
+    assert done.status == "trained" and done.step == STEPS
+    assert [s for s, _ in styles.losses(store, style.id)] == list(range(1, STEPS + 1))
+
+
+def test_the_sketch_renderer_trains_nothing(tmp_path):
+    from appliance.config import load_settings
+    settings = load_settings(tmp_path / "data", generator="sketch")
+    store = open_appliance(settings)
+    worker = build_worker(settings, store)
+    worker.training_quiet_seconds = 0
+    worker.start_up()
+    style = queued_style(settings, store, "waits")
+    assert worker.trainer is None and not worker.run_once()
+    assert styles.get(store, style.id).status == "queued"
+    store.close()
