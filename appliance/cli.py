@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from appliance import cli_lora
 from appliance.config import Settings, SettingsError, load_settings
 from appliance.errors import Conflict, Invalid
 from appliance.ops import auth
@@ -47,7 +48,7 @@ def build_worker(settings: Settings, store: Store):
                   max_attempts=settings.max_job_attempts, image_size=settings.image_size,
                   uploads_dir=settings.uploads_dir, retention=retention.Policy.from_settings(settings),
                   trainer=build_trainer(settings, generator), training_dir=settings.training_dir,
-                  training_hours=settings.training_hours)
+                  training_hours=settings.training_windows)
 
 
 def build_trainer(settings: Settings, generator):
@@ -227,6 +228,16 @@ def cmd_kiosk(args) -> int:
     finally:
         store.close()
     return 0
+
+
+def cmd_lora(args) -> int:
+    """`diamra lora ...`: the store's own styles (appliance/cli_lora.py)."""
+    settings = _settings(args)
+    store = open_appliance(settings)
+    try:
+        return cli_lora.cmd_lora(args, settings, store, _model_store(settings))
+    finally:
+        store.close()
 
 
 def cmd_generate(args) -> int:
@@ -470,8 +481,7 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("file")
     restore.set_defaults(func=cmd_restore)
     sub.add_parser("status", help="the appliance's health in words").set_defaults(func=cmd_status)
-    from appliance import cli_lora
-    cli_lora.add_parser(sub)
+    cli_lora.add_parser(sub, cmd_lora)
 
     models = sub.add_parser("models", help="install and check the SDXL model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)

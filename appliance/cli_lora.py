@@ -21,7 +21,8 @@ from appliance.errors import Conflict, Invalid, NotFound
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".gif", ".bmp")
 
 
-def add_parser(sub) -> None:
+def add_parser(sub, run) -> None:
+    """The `lora` commands; `run(args)` is cli's cmd_lora, which opens the appliance."""
     lora = sub.add_parser("lora", help="the store's own style LoRAs: train one from photos, list, stop")
     lora_sub = lora.add_subparsers(dest="lora_command", required=True)
     train = lora_sub.add_parser("train", help="check a folder of the store's photos and queue a style for training")
@@ -33,13 +34,11 @@ def add_parser(sub) -> None:
     train.add_argument("--yes", action="store_true", help="confirm every reading without asking")
     lora_sub.add_parser("list", help="the styles and how their training stands")
     lora_sub.add_parser("stop", help="stop a style waiting or training (training it again resumes)").add_argument("name")
-    lora.set_defaults(func=cmd_lora)
+    lora.set_defaults(func=run)
 
 
-def cmd_lora(args) -> int:
-    from appliance.cli import _model_store, _settings, open_appliance
-    settings = _settings(args)
-    store = open_appliance(settings)
+def cmd_lora(args, settings, store, models) -> int:
+    """Run a `lora` command on an open appliance (cli.py opens it and closes the store)."""
     try:
         if args.lora_command == "list":
             return _list(store)
@@ -53,12 +52,10 @@ def cmd_lora(args) -> int:
             print(f"Style {style.name!r}: {style.status_words.lower()} (training it again resumes at its last "
                   "checkpoint).")
             return 0
-        return _train(args, settings, store, _model_store(settings))
+        return _train(args, settings, store, models)
     except (Invalid, Conflict, NotFound) as exc:
         print(f"Could not {args.lora_command}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    finally:
-        store.close()
 
 
 def _list(store) -> int:

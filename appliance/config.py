@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time as clock_time
 from pathlib import Path
 
 GENERATOR_CHOICES = ("auto", "sketch", "sdxl")
@@ -49,6 +50,11 @@ class Settings:
     device: str = ""
     sdxl_steps: int = 0
     fuse_loras: bool = False
+    # SDXL's fast path (pipelines.speed): auto = on with a CUDA card, off on the CPU; the
+    # precision (auto = fp16 on a card); and torch.compile's backend.
+    sdxl_fast: str = "auto"
+    sdxl_dtype: str = "auto"
+    sdxl_compile_backend: str = "inductor"
     # Proxy/tunnel addresses whose X-Forwarded-For/-Proto are believed (comma-separated).
     trusted_proxies: str = ""
     # Changes (posts) one client address may make a minute on the customer app.
@@ -104,6 +110,11 @@ class Settings:
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def training_windows(self) -> list:
+        """`training_hours` as (start, end) local clock times; empty: any time."""
+        return parse_hours(self.training_hours)
 
     @property
     def training_dir(self) -> Path:
@@ -192,6 +203,13 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
     _check_branding(settings)
     _check_kiosk(settings)
     _check_training(settings)
+    if settings.sdxl_fast not in ("auto", "on", "off"):
+        raise SettingsError(f"sdxl_fast must be auto, on or off, not {settings.sdxl_fast!r}")
+    if settings.sdxl_dtype not in ("auto", "fp16", "bf16", "fp32"):
+        raise SettingsError(f"sdxl_dtype must be auto, fp16, bf16 or fp32, not {settings.sdxl_dtype!r}")
+    if settings.sdxl_compile_backend not in ("inductor", "cudagraphs", "aot_eager", "eager"):
+        raise SettingsError("sdxl_compile_backend must be inductor (the store's setting), cudagraphs, aot_eager or "
+                            f"eager, not {settings.sdxl_compile_backend!r}")
     for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
         if getattr(settings, days_name) < 0:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
@@ -226,15 +244,41 @@ def _check_kiosk(settings: Settings) -> None:
         raise SettingsError(f"kiosk_rate_limit_per_minute must be at least 1, not {settings.kiosk_rate_limit_per_minute}")
 
 
+TRAINING_MAX_STEPS = 20_000
+
+
+def parse_hours(text: str) -> list[tuple[clock_time, clock_time]]:
+    """`training_hours`: comma-separated HH:MM-HH:MM windows in the box's local time; a
+    window may run past midnight ("20:00-08:00"). Empty: any time. ValueError says why."""
+    windows = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", part)
+        if not match:
+            raise ValueError(f"{part!r} is not a window like 20:00-08:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"{part!r} has a time that is not on a clock")
+        start = clock_time(h1, m1)
+        end = clock_time(23, 59, 59, 999999) if h2 == 24 else clock_time(h2, m2)
+        if start == end:
+            raise ValueError(f"{part!r} starts and ends at the same minute")
+        windows.append((start, end))
+    return windows
+
+
+
 def _check_training(settings: Settings) -> None:
-    from appliance.studio.styles import MAX_STEPS, parse_hours
     try:
         parse_hours(settings.training_hours)
     except ValueError as exc:
         raise SettingsError(f"training_hours must be local HH:MM-HH:MM windows such as \"20:00-08:00\": {exc}") \
             from None
-    if not 1 <= settings.training_steps <= MAX_STEPS:
-        raise SettingsError(f"training_steps must be between 1 and {MAX_STEPS}, not {settings.training_steps}")
+    if not 1 <= settings.training_steps <= TRAINING_MAX_STEPS:
+        raise SettingsError(f"training_steps must be between 1 and {TRAINING_MAX_STEPS}, not "
+                            f"{settings.training_steps}")
     if settings.training_resolution % 8 or not 64 <= settings.training_resolution <= 2048:
         raise SettingsError("training_resolution must be a multiple of 8 between 64 and 2048 (SDXL trains at "
                             f"1024), not {settings.training_resolution}")

@@ -79,6 +79,8 @@ class Generator(ABC):
 
     @abstractmethod
     def generate(self, request: GenerationRequest, on_progress: Callable[..., None],
-                 is_cancelled: Callable[[], bool]) -> GenerationResult:
-        """Render `request.count` images, one per seed. `on_progress(fraction, preview)`
-        reports each step (preview: a cheap image, or None)."""
+                 is_cancelled: Callable[[], bool], on_image: Callable | None = None) -> GenerationResult:
+        """Render `request.count` images, one per seed (appliance.studio.generation.Generator
+        is the contract). `on_progress(fraction, preview)` reports each step (preview: a
+        cheap image, one on its way off the device, or None); `on_image(index, image)`, when
+        given, may receive each image as soon as it exists."""

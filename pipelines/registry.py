@@ -24,10 +24,16 @@ def _sketch(settings: Settings) -> Generator:
 
 
 def _sdxl(settings: Settings) -> Generator:
+    import torch
+
     from appliance.ops.models import ModelStore
+    from pipelines import speed
     from pipelines.sdxl import SDXLGenerator
-    return SDXLGenerator(ModelStore(settings.models_dir, settings.manifest_path), device=settings.device or None,
-                         steps=settings.sdxl_steps or None, fuse_loras=settings.fuse_loras)
+    device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    fast = speed.choose(settings.sdxl_fast, device, settings.sdxl_dtype, settings.sdxl_compile_backend)
+    return SDXLGenerator(ModelStore(settings.models_dir, settings.manifest_path), device=device,
+                         steps=settings.sdxl_steps or None, fuse_loras=settings.fuse_loras,
+                         fast=fast, size=settings.image_size or None)
 
 
 # Backends by name; each builder imports its dependencies (torch) only when chosen.

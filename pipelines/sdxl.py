@@ -10,12 +10,19 @@ changed, brings the loaded adapters in line with it.
 One request reads top to bottom in `generate`: follow the store's style choice, choose
 the pipeline, build and fit the prompt, encode it, run the denoising loop with a per-step
 callback (progress, a cheap preview, cancel), then return the images with their seeds.
+
+On the store's card the fast path (pipelines.speed) runs instead of plain diffusers:
+LoRAs baked into the weights, fused projections, channels_last, the UNet and the VAE
+decoder compiled for one fixed batch and warmed up before READY. Nothing in the loop
+waits for the GPU on the CPU's behalf: a preview is copied off the card without a sync
+and turned into a picture by whoever reads it (the worker's reporter thread).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Callable
@@ -23,8 +30,10 @@ from typing import Callable
 from PIL import Image
 
 from appliance.ops.models import SPEED_ADAPTER, ModelSpec, ModelStore, StyleLora, sha256_of
-from pipelines import prompts
+from appliance.studio.generation import DeviceLost
+from pipelines import prompts, speed
 from pipelines.base import GenerationCancelled, GenerationRequest, GenerationResult, Generator
+from pipelines.speed import FastPath
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +51,41 @@ class GeneratorOutOfMemory(RuntimeError):
     """The GPU ran out of memory for this job; memory was freed and the next job can run."""
 
 
-class GeneratorBroken(RuntimeError):
+class GeneratorBroken(DeviceLost):
     """CUDA is unusable after this error: the worker must exit so systemd restarts it."""
-    fatal = True
+
+
+class LatentPreview:
+    """A small RGB picture straight from the latents (no VAE decode), for the progress
+    widget. Made on the device and copied to (pinned) host memory without waiting: the
+    denoising loop goes on, and `image()`, called by the worker's reporter thread, waits
+    for the copy alone."""
+
+    def __init__(self, latents, factors, bias):
+        import torch
+        rgb = latents[0].float().permute(1, 2, 0) @ factors + bias
+        pixels = ((rgb + 1) / 2).clamp(0, 1).mul(255).to(torch.uint8)
+        self._event = None
+        if pixels.is_cuda:
+            self._host = torch.empty(pixels.shape, dtype=torch.uint8, pin_memory=True)
+            self._host.copy_(pixels, non_blocking=True)
+            self._event = torch.cuda.Event()
+            self._event.record()
+        else:
+            self._host = pixels
+
+    def image(self) -> Image.Image:
+        if self._event is not None:
+            self._event.synchronize()
+        return Image.fromarray(self._host.numpy(), "RGB")
 
 
 def latent_preview(latents) -> Image.Image:
-    """A small RGB image straight from the latents (no VAE decode), for the progress widget."""
+    """The preview picture of a batch's first latents, at once."""
     import torch
     factors = torch.tensor(LATENT_RGB, dtype=torch.float32, device=latents.device)
     bias = torch.tensor(LATENT_RGB_BIAS, dtype=torch.float32, device=latents.device)
-    rgb = latents[0].float().permute(1, 2, 0) @ factors + bias
-    pixels = ((rgb + 1) / 2).clamp(0, 1).mul(255).byte().cpu().numpy()
-    return Image.fromarray(pixels, "RGB")
+    return LatentPreview(latents, factors, bias).image()
 
 
 class SDXLGenerator(Generator):
@@ -63,8 +94,14 @@ class SDXLGenerator(Generator):
 
     def __init__(self, models: ModelStore, *, device: str | None = None, steps: int | None = None,
                  guidance: float | None = None, strength: float = 0.55, preview_every: int = 2,
-                 fuse_loras: bool = False):
+                 fuse_loras: bool = False, fast: FastPath | None = None, size: int | None = None):
         super().__init__()
+        # None: plain diffusers (half precision on a GPU, float32 on the CPU), as before.
+        self.fast = fast
+        self.size = size                           # the size rounds are drawn at (warm-up shapes)
+        self.baker: speed.LoraBaker | None = None
+        self.watch = speed.RecompileWatch()
+        self._preview_matrix = None
         self.models = models
         self.device = device
         self.steps = steps
@@ -82,15 +119,35 @@ class SDXLGenerator(Generator):
         self._fused = False
 
     @classmethod
-    def from_pipeline(cls, pipe, *, steps: int, guidance: float, preview_every: int = 2) -> "SDXLGenerator":
+    def from_pipeline(cls, pipe, *, steps: int, guidance: float, preview_every: int = 2, fast: FastPath | None = None,
+                      loras: dict | None = None, size: int | None = None) -> "SDXLGenerator":
         """A generator around an already-built pipeline (benchmarks build full-size SDXL
-        with random weights in memory rather than writing gigabytes to disk)."""
+        with random weights in memory rather than writing gigabytes to disk), with
+        `loras` (adapter name -> (file, weight)) and the fast path applied as a load would."""
+        import torch
         from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLInpaintPipeline
-        gen = cls(models=None, steps=steps, guidance=guidance, preview_every=preview_every)
+        gen = cls(models=None, steps=steps, guidance=guidance, preview_every=preview_every, fast=fast, size=size)
         gen._device, gen._dtype = pipe.device.type, pipe.unet.dtype
+        gen._preview_matrix = (torch.tensor(LATENT_RGB, dtype=torch.float32, device=pipe.device),
+                               torch.tensor(LATENT_RGB_BIAS, dtype=torch.float32, device=pipe.device))
         gen.txt2img = pipe
+        loras = dict(loras or {})
+        if loras and fast and fast.bake_loras:
+            gen.baker = speed.LoraBaker(pipe)
+            gen._bake(loras)
+        elif loras:
+            for name, (path, _) in loras.items():
+                gen._load_lora(pipe, Path(path), name)
+            pipe.set_adapters(list(loras), adapter_weights=[weight for _, weight in loras.values()])
+        gen.adapters = {name: weight for name, (_, weight) in loras.items()}
         gen.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
         gen.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(pipe)
+        for p in (pipe, gen.img2img, gen.inpaint):
+            p.set_progress_bar_config(disable=True)
+        if fast:
+            speed.apply(pipe, fast)
+            if fast.compile:
+                gen.warm_up()
         gen.loaded = True
         return gen
 
@@ -111,7 +168,7 @@ class SDXLGenerator(Generator):
         manifest = self.models.manifest()
         by_kind = {spec.kind: spec for spec in manifest.values()}
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.float16 if device == "cuda" else torch.float32
+        dtype = self.fast.torch_dtype if self.fast else (torch.float16 if device == "cuda" else torch.float32)
         base_dir = self.models.folder(by_kind["base"])
         variant = "fp16" if any(base_dir.rglob("*.fp16.safetensors")) else None
         components = {}
@@ -121,27 +178,53 @@ class SDXLGenerator(Generator):
         pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=dtype, variant=variant, **components)
         pipe.set_progress_bar_config(disable=True)
 
-        speed = by_kind.get("speed_lora")
+        speed_spec = by_kind.get("speed_lora")
         self._speed_weight, self._loaded_styles, self._lock_stamp, self._fused = None, {}, None, False
+        self._speed_path = speed_file(self.models, speed_spec) if speed_spec is not None else None
         self.follows_store = True
-        if speed is not None:
-            self._load_lora(pipe, speed_file(self.models, speed), SPEED_ADAPTER)
-            self._speed_weight = float(speed.options.get("weight", 1.0))
+        if speed_spec is not None:
+            if not (self.fast and self.fast.bake_loras):       # baked with the style in follow_store_styles
+                self._load_lora(pipe, self._speed_path, SPEED_ADAPTER)
+            self._speed_weight = float(speed_spec.options.get("weight", 1.0))
             # Few-step LoRAs are trained with trailing timesteps.
             pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
         self.txt2img = pipe
+        self.baker = speed.LoraBaker(pipe) if self.fast and self.fast.bake_loras else None
         self.follow_store_styles()
         pipe.to(device)
-        self.steps = self.steps or int(speed.options.get("steps", 8) if speed else 30)
+        self.steps = self.steps or int(speed_spec.options.get("steps", 8) if speed_spec else 30)
         self.guidance = self.guidance if self.guidance is not None else (
-            float(speed.options.get("guidance", 0.0)) if speed else 6.0)
+            float(speed_spec.options.get("guidance", 0.0)) if speed_spec else 6.0)
         self._device, self._dtype = device, dtype
+        self._preview_matrix = (torch.tensor(LATENT_RGB, dtype=torch.float32, device=device),
+                                torch.tensor(LATENT_RGB_BIAS, dtype=torch.float32, device=device))
         self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
         self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(pipe)
         for p in (self.img2img, self.inpaint):
             p.set_progress_bar_config(disable=True)
-        log.info("sdxl loaded on %s (%s), %d steps, guidance %.1f, adapters %s", device, dtype, self.steps,
-                 self.guidance, self.adapters or "none")
+        if self.fast:
+            speed.apply(pipe, self.fast)
+            if self.fast.compile:
+                self.warm_up()
+        log.info("sdxl loaded on %s (%s), %d steps, guidance %.1f, adapters %s; %s", device, dtype, self.steps,
+                 self.guidance, self.adapters or "none", self.fast.reason if self.fast else "plain diffusers")
+
+    def warm_up(self) -> None:
+        """Draw every shape the studio uses once (txt2img, img2img and inpainting, at the
+        round size, as the fixed batch; the VAE decoding one image), so the compile happens
+        now and no customer waits for it; later compiles are logged as defects."""
+        from appliance.jewelry.specs import Spec
+        size = _multiple_of_8(self.size or self.default_size)
+        grey = Image.new("RGB", (size, size), (200, 200, 200))
+        mask = Image.new("L", (size, size), 0)
+        mask.paste(255, (size // 4, size // 4, size * 3 // 4, size * 3 // 4))
+        count = max(1, self.fast.batch)
+        for init, region in ((None, None), (grey, None), (grey, mask)):
+            request = GenerationRequest(spec=Spec(), description="warm-up", count=count, seeds=list(range(count)),
+                                        init_image=init, mask=region, width=size, height=size)
+            self.generate(request, lambda fraction, preview=None: None, lambda: False)
+        self.watch.warmed_up()
+        log.info("sdxl warmed up: %d compiled graph(s) for %d px rounds of %d", self.watch.graphs(), size, count)
 
     @staticmethod
     def _load_lora(pipe, path: Path, name: str) -> None:
@@ -160,6 +243,9 @@ class SDXLGenerator(Generator):
         if stamp == self._lock_stamp:
             return
         self._lock_stamp = stamp           # taken before reading: a change meanwhile is seen next round
+        if self.baker is not None:
+            self._follow_baked()
+            return
         pipe = self.txt2img
         wanted = {style.name: style for style in self.models.styles() if style.enabled}
         self._unfuse(pipe)
@@ -196,6 +282,42 @@ class SDXLGenerator(Generator):
         self._activate(pipe, self.adapters, fuse=self.fuse_loras)
         log.info("sdxl styles: %s loaded, drawing with %s", ", ".join(self._loaded_styles) or "none",
                  self.style.name if self.style else "no style")
+
+    def _follow_baked(self) -> None:
+        """The fast path's version: the speed LoRA and the default style baked into the
+        weights (in place; nothing compiled is invalidated), when they changed."""
+        style = self.models.active_style()
+        if style is not None:
+            path = self.models.dir / style.file
+            if not path.is_file() or sha256_of(path) != style.sha256:
+                log.error("style LoRA %s: %s is missing or changed since it was installed; rounds are drawn "
+                          "without it (run `diamra models verify`)", style.name, path)
+                style = None
+        loras = self._speed_lora()
+        if style is not None:
+            loras[style.name] = (self.models.dir / style.file, style.weight)
+        if self.baker.baked == {name: weight for name, (_, weight) in loras.items()} and \
+                (self.style.sha256 if self.style else None) == (style.sha256 if style else None):
+            return
+        try:
+            self._bake(loras)
+        except Exception as exc:  # noqa: BLE001 -- a LoRA for another model: drawn without the style
+            if style is None:
+                raise
+            log.error("style LoRA %s could not be baked in (%s); rounds are drawn without it", style.name, exc)
+            style, loras = None, self._speed_lora()
+            self._bake(loras)
+        self.style = style
+        self.adapters = {name: weight for name, (_, weight) in loras.items()}
+        self.triggers = [style.trigger] if style is not None and style.trigger else []
+        log.info("sdxl styles: drawing with %s (baked in)", style.name if style else "no style")
+
+    def _speed_lora(self) -> dict:
+        return {SPEED_ADAPTER: (self._speed_path, self._speed_weight)} if self._speed_path is not None else {}
+
+    def _bake(self, loras: dict) -> None:
+        self.baker.bake(loras, self._load_lora)
+        speed.refresh_fused_projections(self.txt2img.unet, self.txt2img.vae)
 
     def _lock_stamp_now(self) -> tuple:
         # os.replace gives every lock write a new inode, so two writes in one clock tick differ too.
@@ -246,9 +368,8 @@ class SDXLGenerator(Generator):
 
     # ------------------------------------------------------------------ one request
 
-    def generate(self, request: GenerationRequest, on_progress: Callable, is_cancelled: Callable[[], bool]) -> GenerationResult:
-        import torch
-
+    def generate(self, request: GenerationRequest, on_progress: Callable, is_cancelled: Callable[[], bool],
+                 on_image: Callable | None = None) -> GenerationResult:
         # 0. Draw with the style the store chose (the jeweler may have changed it since the last round).
         self.follow_store_styles()
         style = self.style
@@ -272,29 +393,65 @@ class SDXLGenerator(Generator):
         if dropped:
             log.info("prompt over %d tokens; left out: %s", prompts.MAX_TOKENS, " | ".join(dropped))
 
-        # 3. Encode it once for the whole round.
-        guided = self.guidance > 1.0
-        embeds = self.encode(prompt, guided)
-
-        # 4. Denoise, one generator per image so each seed reproduces its own image.
+        # 3. Encode it once for the whole round; 4. denoise, one generator per seed.
+        # 5. Inpainting repaints the whole frame; keep the original outside the mask.
         seeds = list(request.seeds[: request.count])
-        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
-        steps = self.steps
+        finish = None
+        if mode == "inpaint":
+            finish = lambda image: Image.composite(image, extra["image"], extra["mask_image"])  # noqa: E731
+        images = self._draw(pipe, [self.encode(prompt, self.guidance > 1.0)] * len(seeds), seeds, width, height,
+                            extra, on_progress, is_cancelled, on_image, finish)
+        drawn_with = f"{mode}, style {style.name}" if style is not None else mode
+        labels = [f"SDXL concept ({drawn_with}), seed {seed}" for seed in seeds]
+        return GenerationResult(images=images, seeds=seeds, labels=labels)
+
+    def _draw(self, pipe, embeds: list[dict], seeds: list[int], width: int, height: int, extra: dict,
+              on_progress: Callable, is_cancelled: Callable[[], bool], on_image: Callable | None,
+              finish: Callable | None = None) -> list:
+        """One image per (embeddings, seed), drawn as one batch. On the fast path the batch
+        is always `fast.batch` (spare seeds fill it; their images are dropped) and the VAE
+        decodes one image at a time, each handed to `on_image` as soon as it is decoded."""
+        import torch
+
+        count = len(seeds)
+        batch = max(count, self.fast.batch) if self.fast and self.fast.batch else count
+        spare = [(seeds[-1] + 7919 * (i + 1)) % 2**31 for i in range(batch - count)]
+        embeds = embeds + [embeds[-1]] * (batch - count)
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds + spare]
+        stacked = {key: torch.cat([e[key] for e in embeds]) for key in embeds[0]}
+        steps, sliced = self.steps, bool(self.fast and self.fast.batch)
+        if extra.get("strength"):
+            # img2img runs int(steps x strength) steps: at least one, even for a little
+            # change with a few-step speed LoRA.
+            steps = max(steps, math.ceil(1 / extra["strength"] - 1e-9))
+        factors, bias = self._preview_matrix
 
         def each_step(pipeline, step: int, timestep, tensors: dict):
             if is_cancelled():
                 raise GenerationCancelled()
             preview = None
             if self.preview_every and (step + 1) % self.preview_every == 0 and "latents" in tensors:
-                preview = latent_preview(tensors["latents"])
+                preview = LatentPreview(tensors["latents"], factors, bias)
             on_progress((step + 1) / steps, preview)
             return {}
 
         try:
-            output = pipe(**embeds, num_images_per_prompt=len(seeds), generator=generators,
-                          num_inference_steps=steps, guidance_scale=self.guidance, height=height, width=width,
-                          callback_on_step_end=each_step, callback_on_step_end_tensor_inputs=["latents"],
-                          output_type="pil", **extra)
+            output = pipe(**stacked, num_images_per_prompt=1, generator=generators, num_inference_steps=steps,
+                          guidance_scale=self.guidance, height=height, width=width, callback_on_step_end=each_step,
+                          callback_on_step_end_tensor_inputs=["latents"],
+                          output_type="latent" if sliced else "pil", **extra)
+            finish = finish or (lambda image: image)
+            if sliced:
+                images = []
+                for index in range(count):
+                    images.append(finish(self._decode(pipe, output.images[index:index + 1])))
+                    if on_image is not None:
+                        on_image(index, images[-1])
+            else:
+                images = [finish(image) for image in output.images[:count]]
+                if on_image is not None:
+                    for index, image in enumerate(images):
+                        on_image(index, image)
         except torch.cuda.OutOfMemoryError as exc:
             self._free_memory()
             raise GeneratorOutOfMemory("The GPU ran out of memory drawing this round; please try again with "
@@ -303,45 +460,63 @@ class SDXLGenerator(Generator):
             if any(marker in str(exc) for marker in _FATAL_MARKERS):
                 raise GeneratorBroken(f"CUDA became unusable: {exc}") from exc
             raise
+        self.watch.check(f"a {width} px round of {count}")
+        return images
 
-        # 5. Inpainting repaints the whole frame; keep the original outside the mask.
-        images = output.images
-        if mode == "inpaint":
-            images = [Image.composite(image, extra["image"], extra["mask_image"]) for image in images]
-        drawn_with = f"{mode}, style {style.name}" if style is not None else mode
-        labels = [f"SDXL concept ({drawn_with}), seed {seed}" for seed in seeds]
-        return GenerationResult(images=images, seeds=seeds, labels=labels)
+    @staticmethod
+    def _decode(pipe, latents) -> Image.Image:
+        """One image's latents to a picture, the way the pipeline's own decode does it."""
+        import torch
+        vae = pipe.vae
+        with torch.no_grad():
+            latents = latents.to(vae.dtype)
+            mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+            if mean is not None and std is not None:
+                mean = torch.tensor(mean).view(1, 4, 1, 1).to(latents.device, latents.dtype)
+                std = torch.tensor(std).view(1, 4, 1, 1).to(latents.device, latents.dtype)
+                latents = latents * std / vae.config.scaling_factor + mean
+            else:
+                latents = latents / vae.config.scaling_factor
+            pixels = vae.decode(latents, return_dict=False)[0]
+        if getattr(pipe, "watermark", None) is not None:
+            pixels = pipe.watermark.apply_watermark(pixels)
+        return pipe.image_processor.postprocess(pixels, output_type="pil")[0]
 
     def render_samples(self, specs: list, seeds: list[int], trigger: str, lora: Path | None,
                        size: int) -> list[Image.Image]:
         """One image per (spec, seed) pair, drawn with the speed LoRA only, plus `lora` (at
         weight 1) when given: a style in training compared with and without its LoRA on
-        fixed prompts. The store's style is left out; afterwards the adapters are exactly
-        as customer rounds had them, and the same arguments give the same images."""
-        import torch
-
-        pipe = self.txt2img
+        fixed prompts. The store's style is left out; afterwards the LoRAs are exactly as
+        customer rounds had them, and the same arguments give the same images."""
         size = _multiple_of_8(size)
         guided = self.guidance > 1.0
+        embeds = [self.encode(prompts.fit(prompts.prompt_parts(spec, triggers=[trigger]), self.count_tokens)[0],
+                              guided) for spec in specs]
+        quiet = (lambda fraction, preview=None: None), (lambda: False)
+        if self.baker is not None:
+            loras = self._speed_lora()
+            if lora is not None:
+                loras[SAMPLE_ADAPTER] = (Path(lora), 1.0)
+            try:
+                self._bake(loras)
+                return self._draw(self.txt2img, embeds, list(seeds), size, size, {}, *quiet, None)
+            finally:
+                self._bake(self._speed_lora() | ({self.style.name: (self.models.dir / self.style.file,
+                                                                     self.style.weight)} if self.style else {}))
+        pipe = self.txt2img
         adapters = {SPEED_ADAPTER: self._speed_weight} if self._speed_weight is not None else {}
         self._unfuse(pipe)
-        images = []
         try:
             if lora is not None:
                 self._load_lora(pipe, Path(lora), SAMPLE_ADAPTER)
                 adapters[SAMPLE_ADAPTER] = 1.0
             self._activate(pipe, adapters, fuse=False)
-            for spec, seed in zip(specs, seeds):
-                prompt, _ = prompts.fit(prompts.prompt_parts(spec, triggers=[trigger]), self.count_tokens)
-                output = pipe(**self.encode(prompt, guided), generator=torch.Generator(device="cpu").manual_seed(seed),
-                              num_inference_steps=self.steps, guidance_scale=self.guidance, height=size, width=size,
-                              output_type="pil")
-                images.append(output.images[0])
+            # One at a time, as before: each sample its own batch of one.
+            return [self._draw(pipe, [e], [seed], size, size, {}, *quiet, None)[0] for e, seed in zip(embeds, seeds)]
         finally:
             if _has_adapter(pipe, SAMPLE_ADAPTER):
                 pipe.delete_adapters(SAMPLE_ADAPTER)
             self._activate(pipe, self.adapters, fuse=self.fuse_loras)
-        return images
 
     def encode(self, prompt: str, guided: bool) -> dict:
         """Prompt embeddings for both text encoders (and the negative prompt when guided)."""

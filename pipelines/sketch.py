@@ -386,7 +386,7 @@ class SketchGenerator(Generator):
     name = "sketch"
 
     def generate(self, request: GenerationRequest, on_progress: Callable[[float], None],
-                 is_cancelled: Callable[[], bool]) -> GenerationResult:
+                 is_cancelled: Callable[[], bool], on_image: Callable | None = None) -> GenerationResult:
         images, labels = [], []
         size = request.width or self.default_size
         strength = request.strength if request.strength is not None else 0.55
@@ -413,5 +413,7 @@ class SketchGenerator(Generator):
                 image, label = render(request.spec, i, seed, size)
             images.append(image)
             labels.append(label)
+            if on_image is not None:
+                on_image(i, image)
             on_progress((i + 1) / request.count, None)
         return GenerationResult(images=images, seeds=list(request.seeds[: request.count]), labels=labels)

@@ -22,7 +22,7 @@ from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
 from web import (bench, branding, clients, customer, following, guide, kiosk, kiosks_staff,
-                 materials, people, price_book, staff, versions)
+                 materials, people, price_book, staff, styles_staff, versions)
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -74,8 +74,10 @@ class Guard:
     asking behind the store's proxy, the rate limit, the declared size, the security
     headers, and one access log line."""
 
-    def __init__(self, app, settings: Settings, limit_writes: bool, limit_paths: tuple[str, ...], kiosk_of=None):
+    def __init__(self, app, settings: Settings, limit_writes: bool, limit_paths: tuple[str, ...], kiosk_of=None,
+                 limit_for=None):
         self.app = app
+        self.limit_for = limit_for or _body_limit(settings)
         self.settings = settings
         self.limit_writes = limit_writes
         self.limit_paths = limit_paths
@@ -108,7 +110,7 @@ class Guard:
                                   status_code=429, headers={"Retry-After": "60"})
             return await answer(scope, receive, send)
         length = Headers(scope=scope).get("content-length")
-        limit = UPLOAD_BODY_BYTES if path.endswith(UPLOAD_PATHS) else self.settings.max_body_bytes
+        limit = self.limit_for(path)
         if length and length.isdigit() and int(length) > limit:
             answer = JSONResponse({"detail": f"Request too large (limit {limit} bytes)."}, status_code=413)
             return await answer(scope, receive, send)
@@ -194,14 +196,20 @@ class BodyLimit:
                 raise
 
 
-def _body_limit(settings: Settings):
+def _body_limit(settings: Settings, large_bodies: tuple[tuple[re.Pattern, int], ...] = ()):
+    """The most a request to a path may send: an app's own large routes (a style's photos
+    on the staff app), then the picture routes, then the store's max_body_bytes."""
     def limit_for(path: str) -> int:
+        for pattern, limit in large_bodies:
+            if pattern.match(path):
+                return limit
         return UPLOAD_BODY_BYTES if path.endswith(UPLOAD_PATHS) else settings.max_body_bytes
     return limit_for
 
 
 def _base_app(settings: Settings, store: Store, title: str, description: str, *, limit_writes: bool,
-              limit_paths: tuple[str, ...] = (), openapi_url: str = "/openapi.json", kiosk_of=None) -> FastAPI:
+              limit_paths: tuple[str, ...] = (), openapi_url: str = "/openapi.json", kiosk_of=None,
+              large_bodies: tuple[tuple[re.Pattern, int], ...] = ()) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0", docs_url=None, redoc_url=None,
                   openapi_url=openapi_url)
     app.state.settings = settings
@@ -213,7 +221,9 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
     app.state.templates.env.globals["branding"] = app.state.branding
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(branding.pages)
-    app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths, kiosk_of=kiosk_of)
+    limit_for = _body_limit(settings, large_bodies)
+    app.add_middleware(Guard, settings=settings, limit_writes=limit_writes, limit_paths=limit_paths, kiosk_of=kiosk_of,
+                       limit_for=limit_for)
 
     @app.get("/healthz", tags=["health"])
     def healthz():
@@ -224,7 +234,7 @@ def _base_app(settings: Settings, store: Store, title: str, description: str, *,
         result = health.check(settings, store, probe_write=False)
         return JSONResponse({"ok": result.ok}, status_code=200 if result.ok else 503)
 
-    app.add_middleware(BodyLimit, limit_for=_body_limit(settings))
+    app.add_middleware(BodyLimit, limit_for=limit_for)
     install_error_handlers(app)
     return app
 
@@ -256,7 +266,8 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     """The jeweler's dashboard (LAN only; every route but login requires a session)."""
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
                     limit_writes=False, limit_paths=(f"{staff.PREFIX}/login", f"{staff.api.prefix}/session"),
-                    openapi_url=f"{staff.PREFIX}/openapi.json")
+                    openapi_url=f"{staff.PREFIX}/openapi.json",
+                    large_bodies=((styles_staff.PHOTOS_PATH, styles_staff.PHOTOS_BODY_BYTES),))
     app.state.login_throttle = auth.LoginThrottle()
     app.state.smtp = SmtpSettings.from_settings(settings)
     app.include_router(bench.pages)
@@ -264,10 +275,12 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(price_book.pages)
     app.include_router(people.pages)
     app.include_router(kiosks_staff.pages)
+    app.include_router(styles_staff.pages)
     app.include_router(staff.api)
     app.include_router(bench.api)
     app.include_router(people.api)
     app.include_router(kiosks_staff.api)
+    app.include_router(styles_staff.api)
 
     @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)
     def under_staff(request: Request, rest: str):

@@ -488,28 +488,6 @@ def customer_waiting(store: Store) -> bool:
 # ---------------------------------------------------------------------------- hours
 
 
-def parse_hours(text: str) -> list[tuple[clock_time, clock_time]]:
-    """`training_hours`: comma-separated HH:MM-HH:MM windows in the box's local time; a
-    window may run past midnight ("20:00-08:00"). Empty: any time. ValueError says why."""
-    windows = []
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", part)
-        if not match:
-            raise ValueError(f"{part!r} is not a window like 20:00-08:00")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
-            raise ValueError(f"{part!r} has a time that is not on a clock")
-        start = clock_time(h1, m1)
-        end = clock_time(23, 59, 59, 999999) if h2 == 24 else clock_time(h2, m2)
-        if start == end:
-            raise ValueError(f"{part!r} starts and ends at the same minute")
-        windows.append((start, end))
-    return windows
-
-
 def within_hours(windows: list[tuple[clock_time, clock_time]], moment: datetime) -> bool:
     """Whether training may run at `moment` (local time); no windows: always."""
     if not windows:

@@ -23,6 +23,8 @@ from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
 from appliance.studio import designs, jobs, styles, uploads
+from appliance.studio.generation import DeviceLost, Generator
+from appliance.studio.round_output import ImageEncoder, ProgressReporter
 from appliance.studio import retention as retention_rules
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,11 @@ class WorkerFatal(RuntimeError):
 
 
 class Worker:
-    def __init__(self, store: Store, generator, images_dir: Path, *, new_request, generator_reason: str = "",
+    def __init__(self, store: Store, generator: Generator, images_dir: Path, *, new_request, generator_reason: str = "",
                  max_attempts: int = 2, image_size: int = 0, poll_seconds: float = 0.25,
                  uploads_dir: Path | None = None, retention: retention_rules.Policy | None = None,
                  prune_every_seconds: float = 3600, trainer=None, training_dir: Path | None = None,
-                 training_hours: str = "", training_quiet_seconds: float = 30, clock=None):
+                 training_hours: list = (), training_quiet_seconds: float = 30, clock=None):
         self.store = store
         self.generator = generator
         self.images_dir = Path(images_dir)
@@ -76,7 +78,7 @@ class Worker:
         # back as soon as a round is queued (pipelines.style_training).
         self.trainer = trainer
         self.training_dir = Path(training_dir) if training_dir else self.images_dir.parent / "training"
-        self.training_hours = styles.parse_hours(training_hours)
+        self.training_hours = list(training_hours)     # (start, end) local times: config.parse_hours
         self.training_quiet_seconds = training_quiet_seconds
         self.clock = clock or (lambda: datetime.now().astimezone())
         self._last_round = float("-inf")
@@ -129,7 +131,7 @@ class Worker:
             result = self.trainer(job, hooks)
         except Exception as exc:
             hooks.flush()
-            if getattr(exc, "fatal", False):
+            if isinstance(exc, DeviceLost):
                 log.critical("style %s: the device failed while training: %s", style.name, exc)
                 raise WorkerFatal(str(exc)) from exc
             log.exception("style %s: training failed", style.name)
@@ -214,14 +216,17 @@ class Worker:
                                    instruction=job.instruction, init_image=init_image and init_image.convert("RGB"),
                                    mask=mask, strength=jobs.strength_fraction(job.strength), width=size, height=size,
                                    init_kind="photo" if job.reference_id else "concept" if job.parent_image_id else None)
+        reporter = ProgressReporter(self.store, self.images_dir, job.id,
+                                    heartbeat=lambda: self.heartbeat(every_seconds=5.0))
+        encoder = ImageEncoder(self.images_dir / job.design_id)
         try:
             result = self.generator.generate(
-                request,
-                on_progress=lambda fraction, preview=None: self._progress(job, fraction, preview),
-                is_cancelled=lambda: jobs.cancel_requested(self.store, job.id),
-            )
+                request, on_progress=reporter.update, is_cancelled=lambda: jobs.cancel_requested(self.store, job.id),
+                on_image=encoder.submit)
         except Exception as exc:
-            if getattr(exc, "fatal", False):
+            reporter.close()
+            encoder.discard()
+            if isinstance(exc, DeviceLost):
                 # Leave the job running: the restarted worker requeues it, or fails it if it
                 # has already taken the worker down before.
                 log.critical("job %s: the generator's device failed: %s", job.id, exc)
@@ -233,37 +238,29 @@ class Worker:
             jobs.finish(self.store, job.id, "failed", generator=self.generator.name,
                         error=f"The image generator failed: {exc}. Please try again.")
             return
+        reporter.close()
         if jobs.cancel_requested(self.store, job.id):
+            encoder.discard()
             jobs.finish(self.store, job.id, "cancelled", generator=self.generator.name)
             return
-        self._store_images(job, spec, result)
+        self._store_images(job, spec, result, encoder)
 
-    def _progress(self, job: jobs.Job, fraction: float, preview) -> None:
-        path = None
-        if preview is not None:
-            folder = self.images_dir / "previews"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = f"previews/{job.id}.jpg"
-            partial = folder / f".{job.id}.jpg.part"
-            preview.convert("RGB").resize((256, 256)).save(partial, format="JPEG", quality=70)
-            os.replace(partial, self.images_dir / path)
-        jobs.report_progress(self.store, job.id, fraction * 0.95, path)
-        self.heartbeat(every_seconds=5.0)
-
-    def _store_images(self, job: jobs.Job, spec: Spec, result) -> None:
+    def _store_images(self, job: jobs.Job, spec: Spec, result, encoder: ImageEncoder) -> None:
         round_number = self.store.query_one(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id})["round"] + 1
-        folder = self.images_dir / job.design_id
-        folder.mkdir(parents=True, exist_ok=True)
         rows, written = [], []
         try:
+            # Images the generator handed over as it decoded them are encoded already, in
+            # parallel; the rest are encoded now, in parallel too, with each metal check.
+            for index, image in enumerate(result.images):
+                encoder.submit(index, image)
+            checks = {index: encoder.pool.submit(self._metal_check, image, spec)
+                      for index, image in enumerate(result.images)}
+            files = encoder.files(len(result.images))
+            written.extend(self.images_dir / job.design_id / name for name in files)
             for index, (image, seed) in enumerate(zip(result.images, result.seeds)):
-                image_id = designs.new_id()
-                relative = f"{job.design_id}/{image_id}.png"
-                partial = folder / f".{image_id}.png.part"
-                image.save(partial, format="PNG", optimize=False)
-                os.replace(partial, self.images_dir / relative)
-                written.append(self.images_dir / relative)
-                colour = self._metal_check(image, spec)
+                image_id = files[index].removesuffix(".png")
+                relative = f"{job.design_id}/{files[index]}"
+                colour = checks[index].result()
                 rows.append({
                     "id": image_id, "design_id": job.design_id, "job_id": job.id,
                     "parent_id": job.parent_image_id, "instruction": job.instruction, "path": relative,
@@ -274,7 +271,9 @@ class Worker:
                     "metal_check": colour and colour.verdict, "metal_check_reason": colour and colour.reason,
                 })
             jobs.finish(self.store, job.id, "done", generator=self.generator.name, images=rows)
+            encoder.close()
         except Exception as exc:
+            encoder.discard()
             for path in written:  # nothing half-stored: no rows means no files either
                 path.unlink(missing_ok=True)
             log.exception("job %s: storing images failed", designs.shown(job.id))

@@ -17,9 +17,14 @@ from playwright.sync_api import expect
 
 from appliance import cli
 from appliance.config import load_settings
+from appliance.ops.models import ModelStore
+from appliance.studio import styles
+from pipelines.prompts import caption
 from tests.browser.test_order_loop import watch
 from tests.conftest import STAFF_PASSWORD
+from tests.http.test_styles_page import safetensors_bytes
 from tests.live import LiveServer, wait_for_job_over_http
+from tests.unit.test_styles import photo
 
 pytestmark = pytest.mark.browser
 
@@ -40,10 +45,12 @@ PARAM_PAGES = {"/d/{design_id}": "/d/{design_id}", "/d/{design_id}/compare": "/d
                "/o/{token}": "/o/{token}", "/o/{token}/quote": "/o/{token}/quote",
                "/kiosk/pair/{token}": "/kiosk/pair/not-a-pairing-token",
                "/staff/orders/{number}": "/staff/orders/{number}",
-               "/staff/orders/{number}/work-order": "/staff/orders/{number}/work-order"}
+               "/staff/orders/{number}/work-order": "/staff/orders/{number}/work-order",
+               "/staff/styles/{style_id}": "/staff/styles/{style_id}"}
 # GET routes that answer no page: files, pictures, fragments, CSV, the branding stylesheet.
 NOT_PAGES = re.compile(r"\.(png|jpg|csv|css)$|/attachments/|/gallery$|/inbox-rows$|/branding/|^/healthz$"
-                       r"|^/openapi.json$|^/staff/openapi.json$|/api/")
+                       r"|^/openapi.json$|^/staff/openapi.json$|/api/"
+                       r"|^/staff/styles/\{style_id\}/(photos/|samples/|progress$)")
 
 
 def all_routes(routes):
@@ -83,12 +90,39 @@ def shop(servers, jeweler, settings, store):
     concepts = wait_for_job_over_http(customer_url, design["job"]["id"])["images"]
     return {"customer": customer_url, "staff": staff_url, "design_id": design["id"], "token": order["token"],
             "number": order["number"], "a": concepts[0]["id"], "b": concepts[1]["id"],
+            "style_id": seed_style(settings, store),
             "customer_routes": page_routes(customer_app), "staff_routes": page_routes(staff_app)}
+
+
+def seed_style(settings, store) -> str:
+    """An installed style LoRA, and a style being made: trained part way and stopped, with
+    its loss curve and samples, confirmed photos, and one photo whose line is unreadable."""
+    lora = settings.data_dir / "house.safetensors"
+    lora.write_bytes(safetensors_bytes())
+    ModelStore(settings.models_dir, settings.manifest_path).import_style("house", lora, "dmrhouse", 0.8)
+    style = styles.create(store, "house-classic", "dmrclassic", 600, actor="jeweler")
+    folder = settings.training_dir
+    for i, line in enumerate(["white gold oval halo ring", "rose gold band", "yellow gold solitaire ring",
+                              "platinum pendant", "sterling silver hoop earrings"]):
+        kept = styles.add_photo(store, folder, style.id, f"{line}.jpg", photo(70 + i), caption)
+        styles.confirm_photo(store, style.id, kept.id, kept.line, caption, actor="jeweler")
+    styles.queue(store, style.id)
+    styles.claim_next(store, "seed", folder)
+    styles.report(store, style.id, [(step, 0.2 + 0.1 / step ** 0.5) for step in range(1, 401)])
+    for step in (0, 400):
+        names = [f"{style.id}/samples/step-{step:06d}-{i}.png" for i in range(len(styles.VALIDATION_LINES))]
+        for index, name in enumerate(names):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(photo(step + index, size=(256, 256), fmt="PNG"))
+        styles.record_samples(store, style.id, step, names)
+    styles.finish(store, style.id, "cancelled")
+    styles.add_photo(store, folder, style.id, "IMG_2041.jpg", photo(90), caption)
+    return style.id
 
 
 def urls(shop, routes: set[str], base: str) -> dict[str, str]:
     """The address of each page route, parameters filled in from the shop."""
-    values = {k: shop[k] for k in ("design_id", "token", "number", "a", "b")}
+    values = {k: shop[k] for k in ("design_id", "token", "number", "a", "b", "style_id")}
     return {path: base + PARAM_PAGES.get(path, path).format(**values) for path in sorted(routes)}
 
 
@@ -199,6 +233,19 @@ def test_every_page_passes_axe_fits_the_screen_and_has_big_enough_controls(shop,
     # Error pages answer 4xx on purpose; anything else in the console (a script error, a
     # blocked style or script) is a fault.
     assert not [p for p in problems if not p.startswith("Failed to load resource")], problems
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_our_styles_pages_pass_axe_and_fit_the_screen(shop, browser, jeweler, size):
+    """Our style and one style's page (photos, loss chart, samples) alone: quick to rerun."""
+    context = browser.new_context(viewport=VIEWPORTS[size], bypass_csp=True)
+    page = context.new_page()
+    log_in(page, shop["staff"], jeweler)
+    pages = {path: url for path, url in staff_urls(shop).items() if path.startswith("/staff/styles")}
+    assert set(pages) == {"/staff/styles", "/staff/styles/{style_id}"}
+    failures = check_pages(page, pages, size)
+    context.close()
+    assert not failures, "\n".join(failures)
 
 
 def tab_to(page, predicate_js: str, limit: int = 60) -> int:

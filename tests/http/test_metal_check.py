@@ -17,7 +17,7 @@ class FirstTwoInYellowGold(SketchGenerator):
     """The sketch renderer, except that its first two concepts are drawn in yellow gold
     whatever the spec asks for: a generator that got the metal wrong."""
 
-    def generate(self, request, on_progress, is_cancelled):
+    def generate(self, request, on_progress, is_cancelled, on_image=None):
         size = request.width or self.default_size
         images, labels = [], []
         for index, seed in enumerate(request.seeds[: request.count]):
@@ -65,7 +65,7 @@ def test_a_concept_in_the_wrong_metal_is_marked_and_not_chosen_by_default(custom
 
 def test_when_every_concept_looks_off_the_first_is_still_chosen(store, customer, worker):
     class AllInYellowGold(FirstTwoInYellowGold):
-        def generate(self, request, on_progress, is_cancelled):
+        def generate(self, request, on_progress, is_cancelled, on_image=None):
             request.spec = request.spec.model_copy(update={"metal": "18k_yellow"})
             return SketchGenerator.generate(self, request, on_progress, is_cancelled)
 

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from appliance import cli
 from appliance.config import load_settings
-from appliance.studio import jobs
+from appliance.studio import jobs, round_output
 from pipelines import registry
 from tests.conftest import wait_for_job
 
@@ -49,16 +49,16 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_round_goes_through_the_queue_to_stored_images(running):
+def test_a_round_goes_through_the_queue_to_stored_images(running, monkeypatch):
     client, worker, store = running
     assert worker.generator.name == "sdxl"
-    previews_seen, write_progress = [], worker._progress
+    previews_seen, write_progress = [], round_output.ProgressReporter._write
 
-    def watched(job, fraction, preview):      # the real writer, noting each preview it gets
+    def watched(reporter, fraction, preview):      # the real writer, noting each preview it gets
         if preview is not None:
             previews_seen.append(f"preview at {fraction:.2f}")
-        write_progress(job, fraction, preview)
-    worker._progress = watched
+        write_progress(reporter, fraction, preview)
+    monkeypatch.setattr(round_output.ProgressReporter, "_write", watched)
     design = client.post("/api/v1/designs", json={"description": DESCRIPTION}).json()
     job = client.post(f"/api/v1/designs/{design['id']}/renders", json={"count": 2}).json()["job"]
     done = wait_for_job(client, job["id"], timeout=120)

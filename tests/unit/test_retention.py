@@ -14,6 +14,7 @@ from appliance import cli
 from appliance.config import SettingsError, load_settings
 from appliance.ops import backups
 from appliance.studio import designs, jobs, orders, retention, uploads
+from appliance.studio.round_output import ProgressReporter
 from tests.unit.test_cli import DIAMRA
 
 POLICY = retention.Policy(keep_unordered_days=30, keep_failed_jobs_days=7)
@@ -106,7 +107,14 @@ def test_an_ended_rounds_preview_is_dropped_and_no_longer_served(settings, store
     design = designs.create_design(store, "14k yellow gold ring")
     job = jobs.enqueue(store, design.id)
     claimed = jobs.claim_next(store, worker.id)
-    worker._progress(claimed, 0.5, Image.new("RGB", (64, 64), (90, 90, 90)))   # what SDXL does mid-round
+    # What SDXL does mid-round: a preview, written by the round's reporter thread.
+    reporter = ProgressReporter(store, settings.images_dir, claimed.id, every=0)
+    reporter.update(0.5, Image.new("RGB", (64, 64), (90, 90, 90)))
+    for _ in range(500):
+        if jobs.get_job(store, job.id).preview_path:
+            break
+        time.sleep(0.01)
+    reporter.close()
     preview = settings.images_dir / "previews" / f"{job.id}.jpg"
     customer_app, _ = cli.build_apps(settings, store)
     from fastapi.testclient import TestClient

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from PIL import Image, ImageDraw
 
+from appliance.config import parse_hours
 from appliance.errors import Conflict, Invalid
 from appliance.storage.migrations import migrate
 from appliance.storage.store import Store
@@ -182,7 +183,7 @@ def test_names_triggers_and_steps_are_checked(store):
 
 
 def test_training_hours_run_past_midnight():
-    windows = styles.parse_hours("20:00-08:00, 12:30-13:30")
+    windows = parse_hours("20:00-08:00, 12:30-13:30")
     at = lambda h, m: datetime(2026, 11, 27, h, m)  # noqa: E731
     assert styles.within_hours(windows, at(23, 0)) and styles.within_hours(windows, at(7, 59))
     assert styles.within_hours(windows, at(12, 45))
@@ -190,4 +191,4 @@ def test_training_hours_run_past_midnight():
     assert styles.within_hours([], at(15, 0))
     for bad in ("8pm-8am", "25:00-08:00", "10:00-10:00"):
         with pytest.raises(ValueError):
-            styles.parse_hours(bad)
+            parse_hours(bad)

@@ -31,7 +31,7 @@ def test_a_job_becomes_stored_images_with_seeds_and_lineage(store, worker, setti
 class Exploding(Generator):
     name = "exploding"
 
-    def generate(self, request, on_progress, is_cancelled):
+    def generate(self, request, on_progress, is_cancelled, on_image=None):
         raise RuntimeError("the GPU caught fire")
 
 
@@ -56,7 +56,7 @@ class CancelledMidway(SketchGenerator):
         super().__init__()
         self.store = store
 
-    def generate(self, request, on_progress, is_cancelled):
+    def generate(self, request, on_progress, is_cancelled, on_image=None):
         def progress(fraction, preview=None):
             on_progress(fraction, preview)
             job = self.store.query_one("SELECT id FROM jobs WHERE status = 'running'")
