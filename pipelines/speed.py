@@ -38,6 +38,11 @@ class FastPath:
     compile_backend: str = "inductor"
     compile_mode: str | None = None
     batch: int = 0                      # 0: a round's own count; else every round is drawn as this many
+    # Memory on smaller cards: the plain path decodes a round one image at a time (the fast
+    # path always does); under 16 GB the VAE decodes in tiles (then it is not compiled:
+    # the edge tiles' shapes differ).
+    vae_slicing: bool = False
+    vae_tiling: bool = False
     reason: str = "plain diffusers"
 
     @classmethod
@@ -51,9 +56,10 @@ class FastPath:
 
 
 def choose(setting: str, device: str, dtype_setting: str = "auto", backend: str = "inductor",
-           batch: int = 4) -> FastPath:
+           batch: int = 4, card_gib: float | None = None) -> FastPath:
     """The fast path for `sdxl_fast` (auto | on | off) on this device: on a CUDA card
-    everything; on the CPU (tests, a machine without a GPU) plain float32 unless asked."""
+    everything; on the CPU (tests, a machine without a GPU) plain float32 unless asked.
+    `card_gib`, the card's memory, turns on the VAE's memory savers where it is small."""
     if setting not in ("auto", "on", "off"):
         raise ValueError(f"sdxl_fast must be auto, on or off, not {setting!r}")
     if dtype_setting not in ("auto", "fp16", "bf16", "fp32"):
@@ -61,12 +67,17 @@ def choose(setting: str, device: str, dtype_setting: str = "auto", backend: str 
     on_gpu = device == "cuda"
     dtype = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}.get(
         dtype_setting, "float16" if on_gpu else "float32")
+    small = card_gib is not None and card_gib < 40
+    tiny = card_gib is not None and card_gib < 16
     if setting == "off" or (setting == "auto" and not on_gpu):
-        return FastPath.plain(dtype)
+        return FastPath(dtype=dtype, vae_slicing=small, vae_tiling=tiny,
+                        reason=f"plain diffusers ({dtype}{', VAE sliced' if small else ''}"
+                               f"{', VAE tiled' if tiny else ''})")
     return FastPath(dtype=dtype, fuse_qkv=True, channels_last=True, bake_loras=True, compile=True,
                     compile_backend=backend, compile_mode="max-autotune-no-cudagraphs" if on_gpu else None,
-                    batch=batch, reason=f"fast path on {device}: {dtype}, fused QKV, channels_last, LoRAs baked, "
-                                        f"compiled ({backend}) for batches of {batch}")
+                    batch=batch, vae_tiling=tiny,
+                    reason=f"fast path on {device}: {dtype}, fused QKV, channels_last, LoRAs baked, "
+                           f"compiled ({backend}) for batches of {batch}{', VAE tiled' if tiny else ''}")
 
 
 class LoraBaker:
@@ -175,12 +186,17 @@ def apply(pipe, fast: FastPath) -> None:
     for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
         if getattr(pipe, component, None) is not None:
             getattr(pipe, component).requires_grad_(False)
+    if fast.vae_slicing:
+        pipe.vae.enable_slicing()
+    if fast.vae_tiling:
+        pipe.vae.enable_tiling()
     if fast.compile:
         options = {"fullgraph": True, "dynamic": False, "backend": fast.compile_backend}
         if fast.compile_mode:
             options["mode"] = fast.compile_mode
         pipe.unet.compile(**options)
-        pipe.vae.decoder.compile(**options)
+        if not fast.vae_tiling:
+            pipe.vae.decoder.compile(**options)
 
 
 class RecompileWatch:

@@ -142,7 +142,7 @@ def test_switching_styles_bakes_the_new_one_and_gives_back_the_old_pictures(mode
 
 
 def test_the_settings_choose_the_path():
-    assert choose("auto", "cpu") == FastPath.plain("float32")
+    assert choose("auto", "cpu").compile is False and choose("auto", "cpu").dtype == "float32"
     on_card = choose("auto", "cuda")
     assert on_card.compile and on_card.bake_loras and on_card.fuse_qkv and on_card.channels_last
     assert on_card.dtype == "float16" and on_card.batch == 4 and on_card.compile_backend == "inductor"
@@ -151,6 +151,18 @@ def test_the_settings_choose_the_path():
     assert choose("on", "cpu", backend="eager").compile
     with pytest.raises(ValueError):
         choose("fast", "cuda")
+    # A 24 GB card: the plain path decodes one image at a time; a 12 GB card decodes in tiles.
+    assert choose("off", "cuda", card_gib=24).vae_slicing and not choose("off", "cuda", card_gib=80).vae_slicing
+    assert choose("auto", "cuda", card_gib=12).vae_tiling and not choose("auto", "cuda", card_gib=24).vae_tiling
+
+
+def test_a_small_cards_memory_savers_are_on_and_a_round_still_draws(models):
+    saving = loaded(models, FastPath(dtype="float32", vae_slicing=True, vae_tiling=True))
+    assert saving.txt2img.vae.use_slicing and saving.txt2img.vae.use_tiling
+    # Under the tile size the picture is decoded whole: the same picture as without the savers.
+    plain = loaded(models)
+    a, b = draw(plain, request(2, (11, 12))).images, draw(saving, request(2, (11, 12))).images
+    assert max(np.abs(pixels(x) - pixels(y)).max() for x, y in zip(a, b)) <= 1
 
 
 def test_the_stores_own_compiler_draws_the_same_pictures_and_compiles_once(models):
