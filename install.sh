@@ -217,6 +217,8 @@ install_release() {
   "$release/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip || return 1
   if [ "$sdxl" = 1 ] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
     say "NVIDIA GPU found: installing torch with CUDA and the SDXL generator"
+    # torch.compile (inductor and Triton) builds the fast path's kernels with a C compiler.
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq gcc python3-dev >/dev/null || return 1
     "$release/venv/bin/python" -m pip install --quiet --disable-pip-version-check torch || return 1
   elif [ "$sdxl" = 1 ]; then
     say "no NVIDIA GPU: installing the CPU build of torch"

@@ -56,8 +56,9 @@ def sdxl_unavailable(settings: Settings) -> str | None:
     try:
         # A damaged style LoRA is left out of the rounds by the generator (and logged); it
         # never takes SDXL away from the store.
-        problems = [p for p in ModelStore(settings.models_dir, settings.manifest_path).problems()
-                    if not p.model.startswith("style:")]
+        models = ModelStore(settings.models_dir, settings.manifest_path)
+        optional = {spec.name for spec in models.manifest().values() if spec.optional}
+        problems = [p for p in models.problems() if not p.model.startswith("style:") and p.model not in optional]
     except ModelError as exc:
         return str(exc)
     if problems:

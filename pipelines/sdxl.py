@@ -20,6 +20,7 @@ and turned into a picture by whoever reads it (the worker's reporter thread).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import math
@@ -43,7 +44,7 @@ LATENT_RGB = ((0.3651, 0.4232, 0.4341), (-0.2533, -0.0042, 0.1068), (0.1076, 0.1
 LATENT_RGB_BIAS = (0.1084, -0.0175, -0.0011)
 # A LoRA being compared by render_samples; style names start with a letter or digit.
 SAMPLE_ADAPTER = "_sample"
-_FATAL_MARKERS = ("device-side assert", "illegal memory access", "CUDA error: unspecified launch failure",
+FATAL_MARKERS = ("device-side assert", "illegal memory access", "CUDA error: unspecified launch failure",
                   "CUDA driver", "CUBLAS_STATUS_EXECUTION_FAILED", "an illegal instruction")
 
 
@@ -205,9 +206,23 @@ class SDXLGenerator(Generator):
         if self.fast:
             speed.apply(pipe, self.fast)
             if self.fast.compile:
-                self.warm_up()
+                self._warm_up_or_draw_uncompiled()
         log.info("sdxl loaded on %s (%s), %d steps, guidance %.1f, adapters %s; %s", device, dtype, self.steps,
                  self.guidance, self.adapters or "none", self.fast.reason if self.fast else "plain diffusers")
+
+    def _warm_up_or_draw_uncompiled(self) -> None:
+        """Warm up the compiled shapes; when compiling fails on this box (no C compiler for
+        Triton, an unsupported card), draw uncompiled rather than not at all."""
+        try:
+            self.warm_up()
+        except Exception as exc:  # noqa: BLE001 -- a compiler problem must not take SDXL away
+            if any(marker in str(exc) for marker in FATAL_MARKERS):
+                raise
+            log.error("torch.compile failed (%s); drawing uncompiled, slower: see the install notes", exc)
+            for module in (self.txt2img.unet, self.txt2img.vae.decoder):
+                module._compiled_call_impl = None
+            self.fast = dataclasses.replace(self.fast, compile=False)
+            self.watch.after_warmup = None
 
     def warm_up(self) -> None:
         """Draw every shape the studio uses once (txt2img, img2img and inpainting, at the
@@ -303,10 +318,15 @@ class SDXLGenerator(Generator):
             self._bake(loras)
         except Exception as exc:  # noqa: BLE001 -- a LoRA for another model: drawn without the style
             if style is None:
+                self._lock_stamp = None             # look again next round
                 raise
             log.error("style LoRA %s could not be baked in (%s); rounds are drawn without it", style.name, exc)
             style, loras = None, self._speed_lora()
-            self._bake(loras)
+            try:
+                self._bake(loras)
+            except Exception:
+                self._lock_stamp = None
+                raise
         self.style = style
         self.adapters = {name: weight for name, (_, weight) in loras.items()}
         self.triggers = [style.trigger] if style is not None and style.trigger else []
@@ -457,7 +477,7 @@ class SDXLGenerator(Generator):
             raise GeneratorOutOfMemory("The GPU ran out of memory drawing this round; please try again with "
                                        "fewer images.") from exc
         except RuntimeError as exc:
-            if any(marker in str(exc) for marker in _FATAL_MARKERS):
+            if any(marker in str(exc) for marker in FATAL_MARKERS):
                 raise GeneratorBroken(f"CUDA became unusable: {exc}") from exc
             raise
         self.watch.check(f"a {width} px round of {count}")
@@ -501,8 +521,13 @@ class SDXLGenerator(Generator):
                 self._bake(loras)
                 return self._draw(self.txt2img, embeds, list(seeds), size, size, {}, *quiet, None)
             finally:
-                self._bake(self._speed_lora() | ({self.style.name: (self.models.dir / self.style.file,
-                                                                     self.style.weight)} if self.style else {}))
+                # Back to what customer rounds are drawn with, as the lock says now (the
+                # jeweler may have switched or removed the style meanwhile).
+                self.baker.baked, self.style, self._lock_stamp = {"_": 0.0}, None, None
+                if self.models is not None:
+                    self.follow_store_styles()
+                else:
+                    self._bake(self._speed_lora())
         pipe = self.txt2img
         adapters = {SPEED_ADAPTER: self._speed_weight} if self._speed_weight is not None else {}
         self._unfuse(pipe)

@@ -64,7 +64,7 @@ def choose(setting: str, device: str, dtype_setting: str = "auto", backend: str 
         raise ValueError(f"sdxl_fast must be auto, on or off, not {setting!r}")
     if dtype_setting not in ("auto", "fp16", "bf16", "fp32"):
         raise ValueError(f"sdxl_dtype must be auto, fp16, bf16 or fp32, not {dtype_setting!r}")
-    on_gpu = device == "cuda"
+    on_gpu = str(device).startswith("cuda")
     dtype = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}.get(
         dtype_setting, "float16" if on_gpu else "float32")
     small = card_gib is not None and card_gib < 40
@@ -98,13 +98,20 @@ class LoraBaker:
         self.restore()
         if not loras:
             return
-        for name, (path, _) in loras.items():
-            load(pipe, path, name)
-        with torch.no_grad():
-            self._remember_touched()
-        pipe.set_adapters(list(loras), adapter_weights=[weight for _, weight in loras.values()])
-        pipe.fuse_lora(adapter_names=list(loras))
-        pipe.unload_lora_weights()
+        try:
+            for name, (path, _) in loras.items():
+                load(pipe, path, name)
+                with torch.no_grad():
+                    self._remember_touched()
+            pipe.set_adapters(list(loras), adapter_weights=[weight for _, weight in loras.values()])
+            pipe.fuse_lora(adapter_names=list(loras))
+            pipe.unload_lora_weights()
+        except BaseException:
+            # Nothing half-baked: no LoRA layer left behind, every touched weight as loaded.
+            pipe.unload_lora_weights()
+            self.baked = dict.fromkeys(loras, 0.0)
+            self.restore()
+            raise
         self.baked = {name: weight for name, (_, weight) in loras.items()}
 
     def restore(self) -> None:
@@ -181,6 +188,10 @@ def apply(pipe, fast: FastPath) -> None:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.decoder.to(memory_format=torch.channels_last)
         pipe.vae.post_quant_conv.to(memory_format=torch.channels_last)
+    if pipe.vae.dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
+        # SDXL's own VAE overflows in fp16; the manifest's fp16-fixed VAE does not.
+        log.error("the VAE asks for float32 but runs in fp16: install the manifest's fp16-fixed VAE "
+                  "(diamra models pull vae), or pictures may come out black")
     # Inference only: no weight asks for a gradient, now or after a LoRA is baked in (PEFT
     # marks the weights it wraps), so no compiled guard on requires_grad ever fails.
     for component in ("unet", "vae", "text_encoder", "text_encoder_2"):

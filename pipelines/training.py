@@ -30,7 +30,14 @@ from typing import Callable
 
 import numpy as np
 
-from pipelines.training_data import Encoders, TrainingExample, TrainingPhoto, cache_examples, load_encoders
+from pipelines.training_data import (
+    Encoders,
+    TrainingExample,
+    TrainingPhoto,
+    cache_examples,
+    cache_key,
+    load_encoders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +45,16 @@ TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
 ADAPTER = "default"
 _COMPLETE = "complete"
 # Changing these between a checkpoint and its resume changes nothing already learned.
-_RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "keep_checkpoints", "lora_name")
+_RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "keep_checkpoints", "lora_name", "gradient_checkpointing")
 
 
 class TrainingError(RuntimeError):
     """A training job cannot start or resume; the message says why."""
+
+
+class CheckpointMismatch(TrainingError):
+    """The job's checkpoint was made from other photos, captions or settings: resuming it
+    would mix two trainings. The caller starts the job over."""
 
 
 @dataclass(frozen=True)
@@ -150,14 +162,18 @@ class LoraTrainer:
         checkpoint = latest_checkpoint(self.job_dir)
         state = checkpoint and _read_json(checkpoint / "state.json")
         if state and state["config"] != json.loads(json.dumps(config.identity())):
-            raise TrainingError(f"{checkpoint} was made with other settings; start a new job to change them.")
+            raise CheckpointMismatch(f"{checkpoint} was made with other settings; start a new job to change them.")
+        # The photos and captions a checkpoint learned from (their cache keys) must be these.
+        self._keys = [cache_key(p, config.resolution, config.center_crop, config.seed) for p in photos]
+        if state and state.get("photos", self._keys) != self._keys:
+            raise CheckpointMismatch(f"{checkpoint} was made from other photos or captions.")
         if state and state["step"] >= config.max_steps:
             return self._finish(photos, None, checkpoint, state["step"], [])
 
         # 1. Latents and caption embeddings, once; the encoders are gone after this.
         examples = cache_examples(photos, self.load_encoders, self.job_dir / "cache", resolution=config.resolution,
                                   center_crop=config.center_crop, seed=config.seed, should_yield=should_yield)
-        if examples is None:
+        if examples is None or should_yield():        # before the UNet is loaded, too
             return TrainingOutcome("yielded", state["step"] if state else 0, config.max_steps, checkpoint=checkpoint)
 
         # 2. The frozen UNet in the training precision, the LoRA on its attention in float32.
@@ -271,7 +287,8 @@ class LoraTrainer:
         python_state = random.getstate()
         numpy_state = np.random.get_state()
         (folder / "state.json").write_text(json.dumps({
-            "step": step, "config": self.config.identity(), "order": order.order, "position": order.position,
+            "step": step, "config": self.config.identity(), "photos": self._keys,
+            "order": order.order, "position": order.position,
             "python_random": [python_state[0], list(python_state[1]), python_state[2]],
             "numpy_random": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
         }))
@@ -374,6 +391,12 @@ def save_lora(unet, path: Path) -> Path:
     StableDiffusionXLPipeline.save_lora_weights(path.parent, unet_lora_layers=layers, weight_name=path.name,
                                                 unet_lora_adapter_metadata=unet.peft_config[ADAPTER].to_dict())
     return path
+
+
+def discard_checkpoints(job_dir: Path) -> None:
+    """Every checkpoint and the finished LoRA of a job (its photo cache stays)."""
+    for folder in _checkpoints(Path(job_dir)) + sorted(Path(job_dir).glob("checkpoint-*")):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def latest_checkpoint(job_dir: Path) -> Path | None:

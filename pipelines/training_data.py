@@ -30,6 +30,7 @@ class TrainingPhoto:
     """One photo of the store's pieces and the caption it is trained with."""
     path: Path
     caption: str
+    sha256: str = ""        # the file's sha256 when the caller knows it (then it is not read again)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def load_encoders(base_dir: Path, vae_dir: Path | None = None, device: str = "cp
 def cache_key(photo: TrainingPhoto, resolution: int, center_crop: bool, seed: int) -> str:
     """Names one photo's cached example: its bytes, caption and how it was cropped."""
     digest = hashlib.sha256()
-    digest.update(Path(photo.path).read_bytes())
+    digest.update(bytes.fromhex(photo.sha256) if photo.sha256 else Path(photo.path).read_bytes())
     digest.update(json.dumps([CACHE_VERSION, photo.caption, resolution, center_crop, seed]).encode())
     return digest.hexdigest()
 

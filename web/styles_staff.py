@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -255,7 +256,10 @@ async def styles_installed(request: Request, user: dict = Depends(admin_writer))
     form = await request.form()
     name = str(form.get("name") or "")[:80]
     try:
-        change_installed(request, user, name, str(form.get("action") or ""), str(form.get("weight") or "")[:20])
+        # The model manager may wait on the lock file while the worker installs a LoRA:
+        # off the event loop the customer app shares.
+        await run_in_threadpool(change_installed, request, user, name, str(form.get("action") or ""),
+                                str(form.get("weight") or "")[:20])
     except (ModelError, Invalid) as exc:
         return render(request, "staff/styles.html",
                       _styles_context(request, user, error_style=name, **_failed(exc)), status_code=422)
@@ -290,7 +294,8 @@ async def style_add_photos(request: Request, style_id: str, user: dict = Depends
         data = await upload.read(styles.MAX_PHOTO_BYTES + 1)
         label = Path(upload.filename or "photo").name[:120]
         try:
-            added.append(styles.add_photo(store, folder, style_id, label, data, caption))
+            # Decoding and hashing a large photo takes a while: off the event loop.
+            added.append(await run_in_threadpool(styles.add_photo, store, folder, style_id, label, data, caption))
         except Invalid as exc:
             refused.append({"name": label, "reason": exc.message})
         except Conflict as exc:
@@ -428,7 +433,7 @@ async def style_use(request: Request, style_id: str, user: dict = Depends(admin_
                 change_installed(request, user, style.name, "default")
         except ModelError as exc:
             raise Invalid("installed", str(exc)) from None
-    return _on_style(request, user, style_id, use)
+    return await run_in_threadpool(_on_style, request, user, style_id, use)
 
 
 @pages.post("/styles/{style_id}/delete")

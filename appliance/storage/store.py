@@ -62,6 +62,21 @@ class Store:
                 self._all.append(conn)
         return db
 
+    def release_thread_connection(self) -> None:
+        """Close this thread's connection (a thread that ends: a round's progress reporter),
+        so a long-running process does not keep one open per thread it ever ran."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            return
+        self._local.db = None
+        with self._lock:
+            if db.conn in self._all:
+                self._all.remove(db.conn)
+        try:
+            db.conn.close()
+        except sqlite3.Error:
+            pass
+
     def query(self, sql: str, params: dict | tuple = ()) -> list[dict]:
         """All rows of a read query, as dicts. Straight on the connection: each read is
         one statement (sqlite-utils' query would wrap it in a savepoint, three)."""
@@ -489,24 +504,31 @@ TOUCH_STYLE = "UPDATE styles SET updated_at = :now WHERE id = :id"
 SET_STYLE_STEPS = "UPDATE styles SET steps = :steps, updated_at = :now WHERE id = :id"
 PHOTOS_OF_STYLE = "SELECT * FROM style_photos WHERE style_id = :style_id ORDER BY created_at, id"
 GET_STYLE_PHOTO = "SELECT * FROM style_photos WHERE id = :id AND style_id = :style_id"
-INSERT_STYLE_PHOTO = """
+# Photos change only while the style is not waiting or training (checked in the write itself).
+_STYLE_EDITABLE = "EXISTS (SELECT 1 FROM styles WHERE id = :style_id AND status IN ('collecting', 'failed', 'cancelled'))"
+INSERT_STYLE_PHOTO = f"""
 INSERT INTO style_photos (id, style_id, path, original_name, sha256, fingerprint, width, height, line, spec_json,
                           caption, created_at)
-VALUES (:id, :style_id, :path, :original_name, :sha256, :fingerprint, :width, :height, :line, :spec_json,
-        :caption, :now)
+SELECT :id, :style_id, :path, :original_name, :sha256, :fingerprint, :width, :height, :line, :spec_json,
+       :caption, :now
+WHERE {_STYLE_EDITABLE}
 """
-CONFIRM_STYLE_PHOTO = """
+CONFIRM_STYLE_PHOTO = f"""
 UPDATE style_photos SET line = :line, spec_json = :spec_json, caption = :caption, confirmed_by = :actor,
        confirmed_at = :now
-WHERE id = :id AND style_id = :style_id
+WHERE id = :id AND style_id = :style_id AND {_STYLE_EDITABLE}
 """
-DELETE_STYLE_PHOTO = "DELETE FROM style_photos WHERE id = :id AND style_id = :style_id"
+DELETE_STYLE_PHOTO = f"DELETE FROM style_photos WHERE id = :id AND style_id = :style_id AND {_STYLE_EDITABLE}"
+RESET_STYLE_PROGRESS = "UPDATE styles SET step = 0, loss = NULL, updated_at = :now WHERE id = :id AND step > 0"
+DELETE_STYLE_LOSSES = "DELETE FROM style_losses WHERE style_id = :style_id"
+DELETE_STYLE_SAMPLES = "DELETE FROM style_samples WHERE style_id = :style_id"
 DELETE_STYLE = "DELETE FROM styles WHERE id = :id"
 # Training again after a stop or a failure carries on from the kept checkpoint.
 QUEUE_STYLE = """
 UPDATE styles SET status = 'queued', cancel_requested = 0, error = NULL, queued_at = :now, finished_at = NULL,
        updated_at = :now
 WHERE id = :id AND status IN ('collecting', 'failed', 'cancelled')
+  AND NOT EXISTS (SELECT 1 FROM style_photos WHERE style_id = :id AND confirmed_at IS NULL)
 """
 CANCEL_STYLE = """
 UPDATE styles SET cancel_requested = 1,

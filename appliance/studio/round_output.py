@@ -60,8 +60,16 @@ class ProgressReporter:
         self._closed.set()
         self._wake.set()
         self._thread.join(10)
+        if self._thread.is_alive():
+            log.warning("the progress writer of job %s is still waiting on the database", self.job_id[:6])
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.store.release_thread_connection()
+
+    def _loop(self) -> None:
         last = 0.0
         while not self._closed.is_set():
             self._wake.wait()
@@ -88,6 +96,9 @@ class ProgressReporter:
             path = f"previews/{self.job_id}.jpg"
             partial = folder / f".{self.job_id}.jpg.part"
             picture.convert("RGB").resize((256, 256)).save(partial, format="JPEG", quality=70)
+            if self._closed.is_set():            # the round ended meanwhile: its preview is gone for good
+                partial.unlink(missing_ok=True)
+                return
             os.replace(partial, self.images_dir / path)
         jobs.report_progress(self.store, self.job_id, fraction * 0.95, path)
         self.writes += 1

@@ -22,6 +22,7 @@ import hashlib
 import io
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, time as clock_time
 from pathlib import Path
@@ -37,18 +38,21 @@ from appliance.storage.store import Store, now
 from appliance.studio.designs import new_id
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+RESERVED_NAMES = ("speed",)           # the model manager's speed LoRA
 TRIGGER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{1,59}$")
 MIN_SHORT_SIDE = 512
 SHARP_SHORT_SIDE = 1024
 MAX_PHOTO_BYTES = 40 * 1024 * 1024
 MAX_PIXELS = 80_000_000
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+# MPO is how Pillow names a JPEG carrying extra pictures (a phone's depth or gain map).
+FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 MIN_PHOTOS = 5
 MAX_PHOTOS = 300
 MIN_STEPS, MAX_STEPS = 1, 20_000
-# Two photos whose 64-bit difference hashes differ in this many bits or fewer are one
-# photo saved twice (resized, recompressed), not two views of a piece.
-DUPLICATE_BITS = 4
+# Two photos whose 256-bit difference hashes differ in this many bits or fewer are one
+# photo saved twice (resized, recompressed), not two pieces shot the same way.
+DUPLICATE_BITS = 6
+_HASH_SIDE = 16
 # The fixed prompts every checkpoint is drawn with, with and without the LoRA, so the
 # jeweler compares like with like; the seeds fix the noise.
 VALIDATION_LINES = ("yellow gold solitaire ring with a round diamond",
@@ -104,6 +108,7 @@ class Photo:
     spec: Spec
     caption: str
     confirmed: bool
+    sha256: str = ""
 
     @property
     def soft(self) -> bool:
@@ -115,7 +120,7 @@ class Photo:
 class TrainingJob:
     """What the trainer needs for one style: everything else stays in this module."""
     style: Style
-    photos: list[tuple[Path, str]]       # (photo file, caption)
+    photos: list[tuple[Path, str, str]]  # (photo file, caption, its sha256): the confirmed photos
     work_dir: Path                       # checkpoints and caches (never backed up)
     samples_dir: Path
     validation: list[Spec]
@@ -134,7 +139,7 @@ def _style(row: dict) -> Style:
 def _photo(row: dict) -> Photo:
     return Photo(row["id"], row["style_id"], row["path"], row["original_name"], row["width"], row["height"],
                  row["line"], Spec.model_validate_json(row["spec_json"]), row["caption"],
-                 row["confirmed_at"] is not None)
+                 row["confirmed_at"] is not None, row["sha256"])
 
 
 def get(store: Store, style_id: str) -> Style:
@@ -191,6 +196,8 @@ def create(store: Store, name: str, trigger: str, steps: int, *, actor: str, tak
     trigger = " ".join((trigger or "").split())
     if not NAME.match(name):
         raise Invalid("name", "A style name is 1-40 lower-case letters, digits, - or _ (for example house-classic).")
+    if name in RESERVED_NAMES:
+        raise Invalid("name", f"{name!r} is the speed LoRA's name; choose another name for the style.")
     if name in taken or by_name(store, name) is not None:
         raise Invalid("name", f"There is already a style called {name!r}; choose another name.")
     if not TRIGGER.match(trigger):
@@ -287,18 +294,19 @@ def check_photo(data: bytes, filename: str) -> tuple[Image.Image, str]:
 
 
 def fingerprint(image: Image.Image) -> str:
-    """A 64-bit difference hash: the same photo resized or recompressed keeps it."""
-    small = image.convert("L").resize((9, 8), Image.BILINEAR)
+    """A 256-bit difference hash: the same photo resized or recompressed keeps it."""
+    side = _HASH_SIDE
+    small = image.convert("L").resize((side + 1, side), Image.BILINEAR)
     pixels = small.tobytes()
     bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = bits << 1 | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
-    return f"{bits:016x}"
+    for row in range(side):
+        for col in range(side):
+            bits = bits << 1 | (pixels[row * (side + 1) + col] > pixels[row * (side + 1) + col + 1])
+    return f"{bits:0{side * side // 4}x}"
 
 
 def _same_photo(a: str, b: str) -> bool:
-    return bin(int(a, 16) ^ int(b, 16)).count("1") <= DUPLICATE_BITS
+    return len(a) == len(b) and bin(int(a, 16) ^ int(b, 16)).count("1") <= DUPLICATE_BITS
 
 
 def add_photo(store: Store, training_dir: Path, style_id: str, filename: str, data: bytes, caption_of: CaptionOf,
@@ -336,16 +344,36 @@ def add_photo(store: Store, training_dir: Path, style_id: str, filename: str, da
     partial.replace(target)
     try:
         with store.write() as db:
-            db.execute(q.INSERT_STYLE_PHOTO, {
+            added = db.execute(q.INSERT_STYLE_PHOTO, {
                 "id": photo_id, "style_id": style_id, "path": relative, "original_name": filename,
                 "sha256": digest, "fingerprint": mark, "width": image.width, "height": image.height,
                 "line": proposed, "spec_json": spec.model_dump_json(), "caption": caption_of(spec, style.trigger),
-                "now": now()})
-            db.execute(q.TOUCH_STYLE, {"id": style_id, "now": now()})
+                "now": now()}).rowcount
+            if not added:       # queued meanwhile (another tab): nothing changes under it
+                raise Conflict(f"{style.name} is waiting to train or training; stop it before adding photos.")
+            _photos_changed(db, style_id)
+    except sqlite3.IntegrityError:
+        target.unlink(missing_ok=True)
+        raise Invalid("photos", f"{filename} is the same file as a photo already in this style.") from None
     except Exception:
         target.unlink(missing_ok=True)
         raise
     return get_photo(store, style_id, photo_id)
+
+
+def _photos_changed(db, style_id: str) -> None:
+    """The photo set or a caption changed: a style part-trained on the old set starts over
+    (its losses and samples were learned from photos it no longer has; the trainer sees
+    the same from its checkpoint, which names the photos and captions it was made from)."""
+    db.execute(q.TOUCH_STYLE, {"id": style_id, "now": now()})
+    start_over(db, style_id)
+
+
+def start_over(db, style_id: str) -> None:
+    """Step 0 again, without the losses and samples recorded so far (inside a write)."""
+    if db.execute(q.RESET_STYLE_PROGRESS, {"id": style_id, "now": now()}).rowcount:
+        db.execute(q.DELETE_STYLE_LOSSES, {"style_id": style_id})
+        db.execute(q.DELETE_STYLE_SAMPLES, {"style_id": style_id})
 
 
 def confirm_photo(store: Store, style_id: str, photo_id: str, line: str, caption_of: CaptionOf, *,
@@ -354,14 +382,20 @@ def confirm_photo(store: Store, style_id: str, photo_id: str, line: str, caption
     style = get(store, style_id)
     if not style.editable:
         raise Conflict(f"{style.name} is {style.status_words.lower()}; stop it before changing its photos.")
-    get_photo(store, style_id, photo_id)
+    before = get_photo(store, style_id, photo_id)
     spec, _ = read_line(line)
     line = " ".join(line.split())
+    text = caption_of(spec, style.trigger)
     with store.write() as db:
-        db.execute(q.CONFIRM_STYLE_PHOTO, {"id": photo_id, "style_id": style_id, "line": line,
-                                           "spec_json": spec.model_dump_json(),
-                                           "caption": caption_of(spec, style.trigger), "actor": actor, "now": now()})
-        db.execute(q.TOUCH_STYLE, {"id": style_id, "now": now()})
+        changed = db.execute(q.CONFIRM_STYLE_PHOTO, {"id": photo_id, "style_id": style_id, "line": line,
+                                                     "spec_json": spec.model_dump_json(), "caption": text,
+                                                     "actor": actor, "now": now()}).rowcount
+        if not changed:
+            raise Conflict(f"{style.name} is waiting to train or training; stop it before changing its photos.")
+        if text != before.caption or not before.confirmed:
+            _photos_changed(db, style_id)
+        else:
+            db.execute(q.TOUCH_STYLE, {"id": style_id, "now": now()})
     return get_photo(store, style_id, photo_id)
 
 
@@ -371,8 +405,9 @@ def remove_photo(store: Store, training_dir: Path, style_id: str, photo_id: str)
         raise Conflict(f"{style.name} is {style.status_words.lower()}; stop it before removing photos.")
     photo = get_photo(store, style_id, photo_id)
     with store.write() as db:
-        db.execute(q.DELETE_STYLE_PHOTO, {"id": photo_id, "style_id": style_id})
-        db.execute(q.TOUCH_STYLE, {"id": style_id, "now": now()})
+        if not db.execute(q.DELETE_STYLE_PHOTO, {"id": photo_id, "style_id": style_id}).rowcount:
+            raise Conflict(f"{style.name} is waiting to train or training; stop it before removing photos.")
+        _photos_changed(db, style_id)
     (Path(training_dir) / photo.path).unlink(missing_ok=True)
 
 
@@ -393,7 +428,8 @@ def queue(store: Store, style_id: str) -> Style:
         raise Invalid("photos", f"A style needs at least {MIN_PHOTOS} photos of the store's pieces; "
                                 f"{style.name} has {len(found)}.")
     with store.write() as db:
-        db.execute(q.QUEUE_STYLE, {"id": style_id, "now": now()})
+        if not db.execute(q.QUEUE_STYLE, {"id": style_id, "now": now()}).rowcount:
+            raise Conflict(f"{style.name} changed meanwhile (a photo added, or training started); look again.")
     return get(store, style_id)
 
 
@@ -432,7 +468,7 @@ def claim_next(store: Store, worker_id: str, training_dir: Path) -> TrainingJob 
         db.execute(q.CLAIM_STYLE, {"id": row["id"], "worker_id": worker_id, "now": now()})
     style = get(store, row["id"])
     folder = Path(training_dir)
-    return TrainingJob(style, [(folder / p.path, p.caption) for p in photos(store, style.id)],
+    return TrainingJob(style, [(folder / p.path, p.caption, p.sha256) for p in photos(store, style.id) if p.confirmed],
                        work_dir(folder, style.id), folder / style.id / "samples", validation_specs(),
                        list(VALIDATION_SEEDS))
 

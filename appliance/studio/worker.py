@@ -90,6 +90,8 @@ class Worker:
         with self.store.write() as db:
             db.execute(q.UPSERT_WORKER, {"id": self.id, "generator": self.generator.name,
                                          "reason": self.generator_reason, "now": now()})
+        # Loading SDXL compiles and warms up its fast path: minutes on the first start.
+        systemd_notify("EXTEND_TIMEOUT_USEC=1800000000")
         self.generator.load()
         log.info("worker %s ready with the %s generator (%s)", self.id, self.generator.name, self.generator_reason)
         systemd_notify("READY=1")
@@ -302,9 +304,20 @@ class TrainingHooks:
         self._sampled = set(styles.samples(self.store, job.style.id))
 
     def should_yield(self) -> bool:
-        """A customer's round is queued, the style was stopped, or the training hours ended."""
-        return (styles.customer_waiting(self.store) or styles.cancel_requested(self.store, self.job.style.id)
+        """A customer's round is queued, the style was stopped, the training hours ended, or
+        the worker is stopping (the style then waits at its checkpoint). Asked between
+        every step and phase, so it also tells systemd's watchdog the worker is alive."""
+        self.worker.heartbeat(every_seconds=5.0)
+        return (self.worker._stop.is_set() or styles.customer_waiting(self.store)
+                or styles.cancel_requested(self.store, self.job.style.id)
                 or not styles.within_hours(self.worker.training_hours, self.worker.clock()))
+
+    def start_over(self) -> None:
+        """The checkpoint was made from other photos or settings: step 0 again."""
+        self._points = []
+        with self.store.write() as db:
+            styles.start_over(db, self.job.style.id)
+        self._sampled = set()
 
     def progress(self, step: int, loss: float) -> None:
         self._points.append((step, loss))

@@ -176,3 +176,29 @@ def test_the_stores_own_compiler_draws_the_same_pictures_and_compiles_once(model
         a, b = draw(plain, r).images, draw(fast, r).images
         assert max(np.abs(pixels(x) - pixels(y)).max() for x, y in zip(a, b)) <= 3
     assert RecompileWatch.graphs() == warmed
+
+
+def test_a_style_that_cannot_be_baked_is_left_out_and_the_next_switch_still_works(models, tmp_path):
+    from safetensors.torch import save_file
+    gen = loaded(models, FAST)
+    bad = tmp_path / "bad.safetensors"
+    save_file({"lora_unet_no_such_layer.lora_down.weight": torch.ones(4, 8),
+               "lora_unet_no_such_layer.lora_up.weight": torch.ones(8, 4)}, bad)
+    models.import_style("broken", bad, trigger="dmrbroken", weight=1.0)
+    models.set_default_style("broken")
+    drawn = draw(gen, request(1, [5]))              # the round is drawn, without the broken style
+    assert "broken" not in drawn.labels[0] and gen.triggers == [] and gen.adapters == {"speed": 1.0}
+    assert not any("lora" in name for name, _ in gen.txt2img.unet.named_parameters())
+    models.set_default_style("other")
+    assert "style other" in draw(gen, request(1, [5])).labels[0]
+
+
+def test_a_box_that_cannot_compile_still_draws(models, monkeypatch, caplog):
+    def no_compiler(self):
+        raise RuntimeError("InductorError: CalledProcessError: gcc: command not found")
+    monkeypatch.setattr(SDXLGenerator, "warm_up", no_compiler)
+    with caplog.at_level(logging.ERROR, logger="pipelines.sdxl"):
+        gen = loaded(models, FAST)
+    assert not gen.fast.compile and gen.txt2img.unet._compiled_call_impl is None
+    assert any("torch.compile failed" in r.getMessage() for r in caplog.records)
+    assert len(draw(gen, request(2, (1, 2))).images) == 2

@@ -164,3 +164,59 @@ def test_the_sketch_renderer_trains_nothing(tmp_path):
     assert worker.trainer is None and not worker.run_once()
     assert styles.get(store, style.id).status == "queued"
     store.close()
+
+
+def test_a_photo_removed_after_a_stop_makes_the_style_start_over_and_finish(shop):
+    settings, store, worker = shop
+    style = queued_style(settings, store, "changed")
+    trainer = worker.trainer
+
+    def stop_at_step_3(job, hooks):
+        progress = hooks.progress
+
+        def spy(step, loss):
+            progress(step, loss)
+            if step == 3:
+                styles.cancel(store, style.id)
+        hooks.progress = spy
+        return trainer(job, hooks)
+
+    worker.trainer = stop_at_step_3
+    worker.run_once()
+    assert styles.get(store, style.id).status == "cancelled" and styles.get(store, style.id).step == 3
+    # The jeweler adds a sixth photo: the old checkpoint learned from five.
+    added = styles.add_photo(store, settings.training_dir, style.id, "extra.jpg", photo(150), caption,
+                             line="rose gold solitaire ring")
+    styles.confirm_photo(store, style.id, added.id, added.line, caption, actor="anna")
+    assert styles.get(store, style.id).step == 0 and styles.losses(store, style.id) == []
+    styles.queue(store, style.id)
+    worker.trainer = trainer
+    assert worker.run_once()
+    done = styles.get(store, style.id)
+    assert done.status == "trained", done.error
+    assert [s for s, _ in styles.losses(store, style.id)] == list(range(1, STEPS + 1))
+
+
+def test_a_stopping_worker_leaves_the_style_waiting_at_its_checkpoint(shop):
+    settings, store, worker = shop
+    style = queued_style(settings, store, "restart")
+    trainer = worker.trainer
+
+    def shutdown_at_step_2(job, hooks):
+        progress = hooks.progress
+
+        def spy(step, loss):
+            progress(step, loss)
+            if step == 2:
+                worker._stop.set()              # SIGTERM: systemd is stopping the worker
+        hooks.progress = spy
+        return trainer(job, hooks)
+
+    worker.trainer = shutdown_at_step_2
+    worker.run_once()
+    paused = styles.get(store, style.id)
+    assert paused.status == "queued" and paused.step == 2
+    worker._stop.clear()
+    worker.trainer = trainer
+    assert worker.run_once()
+    assert styles.get(store, style.id).status == "trained"

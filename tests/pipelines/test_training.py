@@ -180,6 +180,13 @@ def test_a_checkpoint_from_other_settings_is_refused(tiny_model, photos, tmp_pat
         trainer(tiny_model, tmp_path, max_steps=2, rank=8).train(photos)
 
 
+def test_a_checkpoint_from_other_photos_is_not_resumed(tiny_model, photos, tmp_path):
+    from pipelines.training import CheckpointMismatch
+    trainer(tiny_model, tmp_path, max_steps=1).train(photos)
+    with pytest.raises(CheckpointMismatch, match="other photos or captions"):
+        trainer(tiny_model, tmp_path, max_steps=2).train(photos[:-1])
+
+
 def test_micro_conditioning_records_the_true_original_size_and_the_crop(tiny_model, tmp_path):
     # A landscape photo 96 wide, 48 high, with a horizontal gradient so a crop shows where it was taken.
     gradient = np.tile(np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None], (48, 1, 3))

@@ -133,7 +133,7 @@ def test_claim_pause_recover_and_finish(store, tmp_path):
     style = _queued(store, tmp_path)
     job = styles.claim_next(store, "w1", tmp_path / "training")
     assert job.style.status == "training" and len(job.photos) == 5
-    assert all(path.exists() and text.startswith("dmrours, ") for path, text in job.photos)
+    assert all(path.exists() and text.startswith("dmrours, ") for path, text, _ in job.photos)
     assert [s.summary() for s in job.validation] == [s.summary() for s in styles.validation_specs()]
     assert styles.claim_next(store, "w2", tmp_path / "training") is None
     styles.report(store, style.id, [(1, 0.5), (2, 0.25)])
@@ -175,6 +175,8 @@ def test_names_triggers_and_steps_are_checked(store):
     with pytest.raises(Invalid) as bad_trigger:
         styles.create(store, "house", "x", 10, actor="anna")
     assert bad_trigger.value.field == "trigger"
+    with pytest.raises(Invalid, match="speed LoRA's name"):
+        styles.create(store, "speed", "dmrspeed", 10, actor="anna")
     with pytest.raises(Invalid) as bad_steps:
         styles.create(store, "house", "dmrhouse", 0, actor="anna")
     assert bad_steps.value.field == "steps"
@@ -192,3 +194,42 @@ def test_training_hours_run_past_midnight():
     for bad in ("8pm-8am", "25:00-08:00", "10:00-10:00"):
         with pytest.raises(ValueError):
             parse_hours(bad)
+
+
+def test_a_phones_jpeg_with_extra_pictures_is_a_jpeg(store, style, tmp_path):
+    """Phones write JPEGs that carry a second picture (MPO to Pillow)."""
+    first, second = Image.open(io.BytesIO(photo(60))), Image.new("RGB", (640, 600), "grey")
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    kept = add(store, tmp_path, style, "IMG_0001.jpg", out.getvalue(), line="rose gold band")
+    assert kept.path.endswith(".jpg")
+
+
+def test_two_pieces_shot_the_same_way_are_not_taken_for_copies(store, style, tmp_path):
+    def shot(metal, stone):
+        image = Image.new("RGB", (800, 800), (236, 236, 236))
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((250, 250, 550, 550), outline=metal, width=40)
+        if stone:
+            draw.ellipse((360, 190, 440, 270), fill=(250, 250, 255), outline=(180, 180, 190), width=4)
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=92)
+        return out.getvalue()
+    add(store, tmp_path, style, "yellow gold band.jpg", shot((212, 175, 55), False))
+    add(store, tmp_path, style, "white gold solitaire ring.jpg", shot((200, 200, 205), True))
+    assert len(styles.photos(store, style.id)) == 2
+
+
+def test_photos_change_only_while_the_style_is_not_training_and_a_change_starts_it_over(store, tmp_path):
+    style = _queued(store, tmp_path, "racing")
+    styles.claim_next(store, "w1", tmp_path / "training")
+    styles.report(store, style.id, [(1, 0.5), (2, 0.4)])
+    styles.cancel(store, style.id)
+    styles.finish(store, style.id, "cancelled")
+    assert styles.get(store, style.id).step == 2
+    first = styles.photos(store, style.id)[0]
+    # The same line again changes nothing learned: the progress stays.
+    styles.confirm_photo(store, style.id, first.id, first.line, caption, actor="anna")
+    assert styles.get(store, style.id).step == 2
+    styles.remove_photo(store, tmp_path / "training", style.id, first.id)
+    assert styles.get(store, style.id).step == 0 and styles.losses(store, style.id) == []
