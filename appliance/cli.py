@@ -370,11 +370,26 @@ def cmd_models(args) -> int:
         if args.models_command == "style":
             return cmd_models_style(models, args)
         if args.models_command == "pull":
+            from appliance.ops.models import readable_size
             manifest = models.manifest()
             for name in args.names or [n for n, spec in manifest.items() if not spec.optional]:
-                if name in manifest:      # an unknown name: pull says so, with what there is
-                    print(f"pulling {name} (licence: {manifest[name].licence}) …", flush=True)
-                if models.pull(name).kind == "style_lora":
+                shown = {}                # file -> the last tenth of it reported
+
+                def planned(left, name=name):
+                    spec = manifest[name]
+                    print(f"{name}: licence {spec.licence} — " + (
+                        f"downloading {readable_size(left)} into {models.folder(spec)}" if left else
+                        f"already downloaded in {models.folder(spec)}, checking it"), flush=True)
+
+                def progress(file, done, total, shown=shown):
+                    tenth = 10 * done // total if total else 0
+                    if file not in shown or tenth > shown[file]:
+                        shown[file] = tenth
+                        of = f" of {readable_size(total)}" if total else ""
+                        print(f"  {file}: {readable_size(done)}{of}" + (" done" if total and done >= total else ""),
+                              flush=True)
+
+                if models.pull(name, progress=progress, planned=planned).kind == "style_lora":
                     print(f"style LoRA {name} installed (a newly pulled style is off: "
                           f"`diamra models style on {name}`, then `default {name}`, to draw with it)")
             return cmd_models_verify(models)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,9 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from appliance.ops import hub as model_hub
+from appliance.ops.hub import readable_size, sha256_of  # noqa: F401 -- the manager's public names
 
 REQUIRED_KINDS = ("base",)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -142,14 +144,6 @@ def _check_style_entry(path: Path, spec: ModelSpec) -> None:
     weight = spec.options.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or not 0 < weight <= 2:
         raise ModelError(f"{path}: style LoRA {spec.name!r} has weight {weight!r}; it must be above 0 and at most 2.")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ModelStore:
@@ -327,11 +321,17 @@ class ModelStore:
         self._record(spec, "imported", str(source))
         return spec
 
-    def pull(self, name: str) -> ModelSpec:
+    def pull(self, name: str, *, endpoint: str | None = None, progress=None, planned=None) -> ModelSpec:
         """Download a manifest model from its hub repository at its revision (the store's
-        machine has internet; this appliance never downloads at request time). A public
-        style LoRA is then installed as one of the store's styles, off until the jeweler
-        switches it on (a style pulled again keeps its on/off state)."""
+        machine has internet; this appliance never downloads at request time). The hub is
+        asked for every file's size first, and nothing is fetched unless the disk holds it
+        with 5% to spare; an interrupted file resumes where it stopped on the next pull; a
+        file whose sha256 differs from the manifest's is removed, never installed. Every
+        failure is a ModelError sentence. `planned(bytes_left)` is called once before the
+        first byte, `progress(file, done_bytes, total_bytes)` as bytes arrive; `endpoint`
+        replaces HF_ENDPOINT. A public style LoRA is then installed as one of the store's
+        styles, off until the jeweler switches it on (a style pulled again keeps its on/off
+        state)."""
         manifest = self.manifest()
         if name not in manifest:
             raise ModelError(f"The manifest has no model {name!r} (it has {', '.join(manifest)}).")
@@ -342,15 +342,9 @@ class ModelStore:
             raise ModelError(f"The store already has its own style LoRA {name!r} ({existing.source}); "
                              "remove or rename it before pulling the public one.")
         try:
-            from huggingface_hub import hf_hub_download
-        except ImportError as exc:
-            raise ModelError("Pulling models needs the sdxl extras (huggingface_hub); "
-                             "install them with ./install.sh or pip install 'diamra[sdxl]'.") from exc
-        for rel in spec.files:
-            try:
-                hf_hub_download(spec.repo, rel, revision=spec.revision, local_dir=self.folder(spec))
-            except Exception as exc:  # the hub's errors are many; say which file and why
-                raise ModelError(f"Could not download {spec.repo}/{rel} at {spec.revision}: {exc}") from exc
+            model_hub.download(spec, self.folder(spec), endpoint=endpoint, progress=progress, planned=planned)
+        except model_hub.HubError as exc:
+            raise ModelError(str(exc)) from exc
         self._record(spec, spec.revision, f"hub:{spec.repo}")
         if spec.kind == "style_lora":
             self.import_style(name, self.folder(spec) / next(iter(spec.files)), str(spec.options.get("trigger", "")),
