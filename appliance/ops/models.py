@@ -249,10 +249,14 @@ class ModelStore:
         for spec in self.manifest().values():
             if spec.optional and spec.name not in lock.get("models", {}):
                 continue              # a public style the store has not pulled: nothing is missing
-            recorded = lock.get("models", {}).get(spec.name, {}).get("files", {})
+            entry = lock.get("models", {}).get(spec.name, {})
+            recorded, renamed = entry.get("files", {}), entry.get("installed_as", {})
             for rel, pinned in spec.files.items():
-                path = self.folder(spec) / rel
-                expected = pinned or recorded.get(rel, "")
+                # A folder imported without the fp16 variant files holds the plain ones,
+                # checked against the hashes recorded when they were imported.
+                installed = renamed.get(rel, rel)
+                path = self.folder(spec) / installed
+                expected = (pinned if installed == rel else "") or recorded.get(installed, "")
                 if not path.exists():
                     checks.append(FileCheck(spec.name, rel, "missing", f"not installed at {path}"))
                 elif not expected:
@@ -277,25 +281,31 @@ class ModelStore:
         return [c for c in self.verify() if c.status != "ok"]
 
     @_serialised
-    def _record(self, spec: ModelSpec, revision: str, source: str) -> None:
+    def _record(self, spec: ModelSpec, revision: str, source: str, installed_as: dict | None = None) -> None:
         lock = self.lock()
-        files = {}
+        files, installed_as = {}, dict(installed_as or {})
         for rel, pinned in spec.files.items():
-            path = self.folder(spec) / rel
+            installed = installed_as.get(rel, rel)
+            path = self.folder(spec) / installed
             digest = sha256_of(path)
-            if pinned and digest != pinned:
+            if pinned and installed == rel and digest != pinned:
                 path.unlink()
                 raise ModelError(f"{spec.name}: {rel} has sha256 {digest}, but the manifest pins {pinned}; "
                                  "the file was removed.")
-            files[rel] = digest
-        lock.setdefault("models", {})[spec.name] = {
-            "repo": spec.repo, "revision": revision, "source": source, "files": files,
-            "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            files[installed] = digest
+        entry = {"repo": spec.repo, "revision": revision, "source": source, "files": files,
+                 "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        renamed = {rel: installed for rel, installed in installed_as.items() if rel != installed}
+        if renamed:
+            entry["installed_as"] = renamed
+        lock.setdefault("models", {})[spec.name] = entry
         self._save_lock(lock)
 
     def import_model(self, name: str, source: Path) -> ModelSpec:
         """Install a manifest model from a local folder (or a single file for one-file
-        models), recording each file's hash."""
+        models), recording each file's hash. A diffusers folder saved without the fp16
+        variant files the manifest names is installed with its plain weight files (the
+        generator then loads them without the variant), and the lock records which."""
         manifest = self.manifest()
         if name not in manifest:
             raise ModelError(f"The manifest has no model {name!r} (it has {', '.join(manifest)}).")
@@ -306,19 +316,24 @@ class ModelStore:
                 raise ModelError(f"{name} has {len(spec.files)} files; import its folder, not one file.")
             sources = {next(iter(spec.files)): source}
         elif source.is_dir():
-            sources = {rel: source / rel for rel in spec.files}
-            absent = [rel for rel, path in sources.items() if not path.exists()]
-            if absent:
-                raise ModelError(f"{source} lacks {', '.join(absent[:5])}{' …' if len(absent) > 5 else ''}.")
+            sources, installed_as = _folder_sources(spec, source)
         else:
             raise ModelError(f"Nothing to import at {source}.")
+        installed_as = installed_as if source.is_dir() else {}
         for rel, path in sources.items():
-            target = self.folder(spec) / rel
+            target = self.folder(spec) / installed_as.get(rel, rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".part")
             shutil.copyfile(path, partial)
             os.replace(partial, target)
-        self._record(spec, "imported", str(source))
+            if installed_as.get(rel, rel) != rel:
+                # An earlier import's variant file would make the generator load it instead.
+                (self.folder(spec) / rel).unlink(missing_ok=True)
+            else:
+                stale = self.folder(spec) / plain_name(rel)
+                if stale != target:
+                    stale.unlink(missing_ok=True)
+        self._record(spec, "imported", str(source), installed_as)
         return spec
 
     def pull(self, name: str, *, endpoint: str | None = None, progress=None, planned=None) -> ModelSpec:
@@ -384,6 +399,35 @@ class ModelStore:
             lock["default_style"] = None
         self._save_lock(lock)
         return _style(name, lock["styles"][name], lock)
+
+
+def plain_name(rel: str) -> str:
+    """A variant file's plain name: unet/diffusion_pytorch_model.fp16.safetensors ->
+    unet/diffusion_pytorch_model.safetensors."""
+    return rel.replace(".fp16.", ".")
+
+
+def _folder_sources(spec: ModelSpec, source: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Where each manifest file comes from in a diffusers folder, and the name it is
+    installed under: the manifest's own (all its fp16 variant files are there), or else
+    every weight file under its plain name (from the plain file, or the variant one)."""
+    variants = [rel for rel in spec.files if ".fp16." in rel]
+    if all((source / rel).exists() for rel in variants):
+        sources = {rel: source / rel for rel in spec.files}
+        absent = [rel for rel, path in sources.items() if not path.exists()]
+        installed_as = {}
+    else:
+        sources, installed_as, absent = {}, {}, []
+        for rel in spec.files:
+            plain = plain_name(rel)
+            found = next((source / name for name in (plain, rel) if (source / name).exists()), None)
+            if found is None:
+                absent.append(plain)
+            else:
+                sources[rel], installed_as[rel] = found, plain
+    if absent:
+        raise ModelError(f"{source} lacks {', '.join(absent[:5])}{' …' if len(absent) > 5 else ''}.")
+    return sources, installed_as
 
 
 def _style(name: str, entry: dict, lock: dict) -> StyleLora:
