@@ -213,7 +213,8 @@ def main() -> None:
                         options["mode"] = "max-autotune-no-cudagraphs"
                     pipe.unet.compile(**options)
                     pipe.vae.decoder.compile(**options)
-                prompt, _ = prompts.fit(prompts.prompt_parts(spec, ""), lambda t: len(pipe.tokenizer(t).input_ids))
+                tokenizer = pipe.tokenizer
+                prompt, _ = prompts.fit(prompts.prompt_parts(spec, ""), lambda t: len(tokenizer(t).input_ids))
 
                 def once(pipe=pipe, prompt=prompt):
                     pipe(prompt=prompt, negative_prompt=prompts.NEGATIVE if guidance > 1 else None,

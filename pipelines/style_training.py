@@ -65,7 +65,7 @@ class StyleTrainer:
                               checkpoint_every=max(1, steps // SAMPLE_CHECKPOINTS), gradient_checkpointing=small_card)
 
     def __call__(self, job, hooks) -> ShiftResult:
-        """Train `job` (an appliance.studio.styles.TrainingJob) until done or told to yield."""
+        """Train `job` (an appliance.studio.training_queue.TrainingJob) until done or told to yield."""
         try:
             return self._shift(job, hooks)
         except RuntimeError as exc:

@@ -20,7 +20,7 @@ from appliance.config import parse_hours
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.ops import people
 from appliance.ops.models import ModelError, ModelStore
-from appliance.studio import jobs, styles
+from appliance.studio import jobs, styles, training_queue
 from pipelines.prompts import caption
 from web.people import admin_reader, admin_writer
 from web.responses import DOMAIN_ERRORS, is_htmx, picture, render, store_of
@@ -127,7 +127,7 @@ def sample_grid(style_id: str, found: dict[int, list[str]]) -> dict:
     steps = sorted(found)
     columns = [("Without the style" if step == 0 else f"Step {step:,}", step) for step in steps]
     rows = []
-    for index, line in enumerate(styles.VALIDATION_LINES):
+    for index, line in enumerate(training_queue.VALIDATION_LINES):
         cells = [f"{PREFIX}/styles/{style_id}/samples/{step}/{index}" if index < len(found[step]) else None
                  for step in steps]
         rows.append({"line": line, "cells": cells})

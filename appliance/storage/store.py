@@ -8,6 +8,7 @@ tests can `EXPLAIN QUERY PLAN` the exact production query.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -72,10 +73,8 @@ class Store:
         with self._lock:
             if db.conn in self._all:
                 self._all.remove(db.conn)
-        try:
+        with contextlib.suppress(sqlite3.Error):     # closing one that failed already
             db.conn.close()
-        except sqlite3.Error:
-            pass
 
     def query(self, sql: str, params: dict | tuple = ()) -> list[dict]:
         """All rows of a read query, as dicts. Straight on the connection: each read is

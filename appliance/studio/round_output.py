@@ -125,10 +125,8 @@ class ImageEncoder:
     def discard(self) -> None:
         """Remove whatever was written (the round failed or was cancelled)."""
         for future in self._futures.values():
-            try:
+            if future.exception() is None:          # a write that failed left nothing behind
                 (self.folder / future.result()).unlink(missing_ok=True)
-            except Exception:  # noqa: BLE001 -- a write that failed left nothing behind
-                pass
         self._futures.clear()
         self.close()
 

@@ -24,7 +24,6 @@ import re
 import shutil
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, time as clock_time
 from pathlib import Path
 from typing import Callable
 
@@ -53,12 +52,6 @@ MIN_STEPS, MAX_STEPS = 1, 20_000
 # photo saved twice (resized, recompressed), not two pieces shot the same way.
 DUPLICATE_BITS = 6
 _HASH_SIDE = 16
-# The fixed prompts every checkpoint is drawn with, with and without the LoRA, so the
-# jeweler compares like with like; the seeds fix the noise.
-VALIDATION_LINES = ("yellow gold solitaire ring with a round diamond",
-                    "white gold oval halo ring with small diamonds on the band",
-                    "rose gold pendant with a pear sapphire")
-VALIDATION_SEEDS = (1001, 1002, 1003)
 STATUS_WORDS = {"collecting": "Collecting photos", "queued": "Waiting to train", "training": "Training",
                 "trained": "Trained", "failed": "Failed", "cancelled": "Stopped"}
 
@@ -116,17 +109,6 @@ class Photo:
         return min(self.width, self.height) < SHARP_SHORT_SIDE
 
 
-@dataclass(frozen=True)
-class TrainingJob:
-    """What the trainer needs for one style: everything else stays in this module."""
-    style: Style
-    photos: list[tuple[Path, str, str]]  # (photo file, caption, its sha256): the confirmed photos
-    work_dir: Path                       # checkpoints and caches (never backed up)
-    samples_dir: Path
-    validation: list[Spec]
-    seeds: list[int]
-
-
 # ---------------------------------------------------------------------------- reading
 
 
@@ -179,11 +161,6 @@ def samples(store: Store, style_id: str) -> dict[int, list[str]]:
     for row in store.query(q.SAMPLES_OF_STYLE, {"style_id": style_id}):
         found.setdefault(row["step"], []).append(row["path"])
     return found
-
-
-def validation_specs() -> list[Spec]:
-    """The validation prompts' specs, read by the same reader the studio uses."""
-    return [parse_description(line).spec for line in VALIDATION_LINES]
 
 
 # ---------------------------------------------------------------------------- a style
@@ -457,81 +434,3 @@ def delete(store: Store, training_dir: Path, style_id: str) -> None:
 def work_dir(training_dir: Path, style_id: str) -> Path:
     """Checkpoints and cached latents: big, rebuilt from the photos, never backed up."""
     return Path(training_dir) / "work" / style_id
-
-
-def claim_next(store: Store, worker_id: str, training_dir: Path) -> TrainingJob | None:
-    """The oldest style waiting to train, now marked training by this worker."""
-    with store.write() as db:
-        row = next(db.query(q.NEXT_QUEUED_STYLE), None)
-        if row is None:
-            return None
-        db.execute(q.CLAIM_STYLE, {"id": row["id"], "worker_id": worker_id, "now": now()})
-    style = get(store, row["id"])
-    folder = Path(training_dir)
-    return TrainingJob(style, [(folder / p.path, p.caption, p.sha256) for p in photos(store, style.id) if p.confirmed],
-                       work_dir(folder, style.id), folder / style.id / "samples", validation_specs(),
-                       list(VALIDATION_SEEDS))
-
-
-def recover(store: Store) -> int:
-    """A style left training by a worker that died goes back to waiting (its checkpoint resumes it)."""
-    with store.write() as db:
-        return db.execute(q.REQUEUE_TRAINING_STYLES, {"now": now()}).rowcount
-
-
-def report(store: Store, style_id: str, points: list[tuple[int, float]]) -> None:
-    """Steps done and their losses (written in batches, a few times a minute at most)."""
-    if not points:
-        return
-    with store.write() as db:
-        db.conn.executemany(q.INSERT_STYLE_LOSS, [{"style_id": style_id, "step": s, "loss": v} for s, v in points])
-        step, loss = points[-1]
-        db.execute(q.STYLE_PROGRESS, {"id": style_id, "step": step, "loss": loss, "now": now()})
-
-
-def record_samples(store: Store, style_id: str, step: int, relative_paths: list[str]) -> None:
-    with store.write() as db:
-        for index, path in enumerate(relative_paths):
-            db.execute(q.INSERT_STYLE_SAMPLE, {"style_id": style_id, "step": step, "prompt_index": index,
-                                               "path": path, "now": now()})
-
-
-def cancel_requested(store: Store, style_id: str) -> bool:
-    row = store.query_one(q.STYLE_CANCEL_REQUESTED, {"id": style_id})
-    return bool(row and row["cancel_requested"])
-
-
-def pause(store: Store, style_id: str) -> None:
-    """The worker gave the GPU back: the style waits again, its checkpoint holding its place."""
-    with store.write() as db:
-        db.execute(q.PAUSE_STYLE, {"id": style_id, "now": now()})
-
-
-def finish(store: Store, style_id: str, status: str, *, error: str | None = None,
-           lora_sha256: str | None = None) -> None:
-    if status not in ("trained", "failed", "cancelled"):
-        raise ValueError(status)
-    with store.write() as db:
-        db.execute(q.FINISH_STYLE, {"id": style_id, "status": status, "error": error, "sha256": lora_sha256,
-                                    "now": now()})
-
-
-def customer_waiting(store: Store) -> bool:
-    """Whether a customer's round is queued: training gives the GPU back at once."""
-    return store.query_one(q.ANY_QUEUED_JOB) is not None
-
-
-# ---------------------------------------------------------------------------- hours
-
-
-def within_hours(windows: list[tuple[clock_time, clock_time]], moment: datetime) -> bool:
-    """Whether training may run at `moment` (local time); no windows: always."""
-    if not windows:
-        return True
-    at = moment.time()
-    for start, end in windows:
-        if start < end and start <= at < end:
-            return True
-        if start > end and (at >= start or at < end):
-            return True
-    return False

@@ -22,10 +22,10 @@ from appliance.jewelry import metal_colour
 from appliance.jewelry.specs import Spec
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
-from appliance.studio import designs, jobs, styles, uploads
+from appliance.studio import designs, jobs, styles, training_queue, uploads
+from appliance.studio import retention as retention_rules
 from appliance.studio.generation import DeviceLost, Generator
 from appliance.studio.round_output import ImageEncoder, ProgressReporter
-from appliance.studio import retention as retention_rules
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Worker:
     def start_up(self) -> None:
         """Clean up after a crash, announce this worker, then load the generator."""
         jobs.recover(self.store, self.max_attempts)
-        styles.recover(self.store)
+        training_queue.recover(self.store)
         with self.store.write() as db:
             db.execute(q.UPSERT_WORKER, {"id": self.id, "generator": self.generator.name,
                                          "reason": self.generator_reason, "now": now()})
@@ -116,14 +116,14 @@ class Worker:
     def may_train(self) -> bool:
         """Whether a style may train now: a trainer, a quiet spell, within the hours."""
         return (self.trainer is not None and time.monotonic() - self._last_round >= self.training_quiet_seconds
-                and styles.within_hours(self.training_hours, self.clock()))
+                and training_queue.within_hours(self.training_hours, self.clock()))
 
     def train_a_while(self) -> bool:
         """Train the next waiting style until it is done or a customer needs the GPU;
         returns whether a style was trained on."""
         if not self.may_train():
             return False
-        job = styles.claim_next(self.store, self.id, self.training_dir)
+        job = training_queue.claim_next(self.store, self.id, self.training_dir)
         if job is None:
             return False
         style = job.style
@@ -137,16 +137,16 @@ class Worker:
                 log.critical("style %s: the device failed while training: %s", style.name, exc)
                 raise WorkerFatal(str(exc)) from exc
             log.exception("style %s: training failed", style.name)
-            styles.finish(self.store, style.id, "failed", error=f"Training stopped: {exc}")
+            training_queue.finish(self.store, style.id, "failed", error=f"Training stopped: {exc}")
             return True
         hooks.flush()
         if result.status == "trained":
-            styles.finish(self.store, style.id, "trained", lora_sha256=result.lora_sha256)
-        elif styles.cancel_requested(self.store, style.id):
-            styles.finish(self.store, style.id, "cancelled")
+            training_queue.finish(self.store, style.id, "trained", lora_sha256=result.lora_sha256)
+        elif training_queue.cancel_requested(self.store, style.id):
+            training_queue.finish(self.store, style.id, "cancelled")
             log.info("style %s stopped at step %d", style.name, result.step)
         else:
-            styles.pause(self.store, style.id)
+            training_queue.pause(self.store, style.id)
             log.info("style %s yields the GPU at step %d", style.name, result.step)
         return True
 
@@ -297,7 +297,7 @@ class TrainingHooks:
 
     FLUSH_SECONDS = 2.0
 
-    def __init__(self, worker: Worker, job: styles.TrainingJob):
+    def __init__(self, worker: Worker, job: training_queue.TrainingJob):
         self.worker, self.job, self.store = worker, job, worker.store
         self._points: list[tuple[int, float]] = []
         self._flushed = time.monotonic()
@@ -308,9 +308,9 @@ class TrainingHooks:
         the worker is stopping (the style then waits at its checkpoint). Asked between
         every step and phase, so it also tells systemd's watchdog the worker is alive."""
         self.worker.heartbeat(every_seconds=5.0)
-        return (self.worker._stop.is_set() or styles.customer_waiting(self.store)
-                or styles.cancel_requested(self.store, self.job.style.id)
-                or not styles.within_hours(self.worker.training_hours, self.worker.clock()))
+        return (self.worker._stop.is_set() or training_queue.customer_waiting(self.store)
+                or training_queue.cancel_requested(self.store, self.job.style.id)
+                or not training_queue.within_hours(self.worker.training_hours, self.worker.clock()))
 
     def start_over(self) -> None:
         """The checkpoint was made from other photos or settings: step 0 again."""
@@ -328,7 +328,7 @@ class TrainingHooks:
     def flush(self) -> None:
         points, self._points = self._points, []
         self._flushed = time.monotonic()
-        styles.report(self.store, self.job.style.id, points)
+        training_queue.report(self.store, self.job.style.id, points)
 
     def has_samples(self, step: int) -> bool:
         return step in self._sampled
@@ -345,5 +345,5 @@ class TrainingHooks:
             image.convert("RGB").save(partial, format="PNG")
             os.replace(partial, folder / name)
             paths.append(str((folder / name).relative_to(self.worker.training_dir)))
-        styles.record_samples(self.store, self.job.style.id, step, paths)
+        training_queue.record_samples(self.store, self.job.style.id, step, paths)
         self._sampled.add(step)

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from appliance import cli
 from appliance.config import load_settings
 from appliance.ops.models import ModelStore
-from appliance.studio import styles
+from appliance.studio import styles, training_queue
 from pipelines.prompts import caption
 from tests.browser.test_order_loop import watch
 from tests.conftest import STAFF_PASSWORD
@@ -107,15 +107,15 @@ def seed_style(settings, store) -> str:
         kept = styles.add_photo(store, folder, style.id, f"{line}.jpg", photo(70 + i), caption)
         styles.confirm_photo(store, style.id, kept.id, kept.line, caption, actor="jeweler")
     styles.queue(store, style.id)
-    styles.claim_next(store, "seed", folder)
-    styles.report(store, style.id, [(step, 0.2 + 0.1 / step ** 0.5) for step in range(1, 401)])
+    training_queue.claim_next(store, "seed", folder)
+    training_queue.report(store, style.id, [(step, 0.2 + 0.1 / step ** 0.5) for step in range(1, 401)])
     for step in (0, 400):
-        names = [f"{style.id}/samples/step-{step:06d}-{i}.png" for i in range(len(styles.VALIDATION_LINES))]
+        names = [f"{style.id}/samples/step-{step:06d}-{i}.png" for i in range(len(training_queue.VALIDATION_LINES))]
         for index, name in enumerate(names):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(photo(step + index, size=(256, 256), fmt="PNG"))
-        styles.record_samples(store, style.id, step, names)
-    styles.finish(store, style.id, "cancelled")
+        training_queue.record_samples(store, style.id, step, names)
+    training_queue.finish(store, style.id, "cancelled")
     styles.add_photo(store, folder, style.id, "IMG_2041.jpg", photo(90), caption)
     return style.id
 

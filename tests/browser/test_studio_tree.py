@@ -3,8 +3,6 @@ customer branches from a concept, asks for something a little different, undoes,
 two concepts, starts a round from a photo; another chooses a piece step by step and finds
 a ring size."""
 
-import io
-import re
 
 import pytest
 from PIL import Image, ImageDraw

@@ -19,7 +19,7 @@ from PIL import Image
 from appliance import cli
 from appliance.ops import auth
 from appliance.ops.models import ModelStore
-from appliance.studio import styles
+from appliance.studio import styles, training_queue
 from tests.conftest import STAFF_PASSWORD
 from tests.unit.test_styles import photo
 from web import styles_staff
@@ -57,7 +57,7 @@ def training(client, headers, store, settings, steps=40) -> str:
     upload(client, headers, style_id, [(f"rose gold ring {i}.jpg", photo(60 + i)) for i in range(5)])
     form(client, headers, f"/styles/{style_id}/confirm-all")
     assert form(client, headers, f"/styles/{style_id}/train").status_code == 303
-    assert styles.claim_next(store, "w1", settings.training_dir).style.id == style_id
+    assert training_queue.claim_next(store, "w1", settings.training_dir).style.id == style_id
     return style_id
 
 
@@ -200,7 +200,7 @@ def test_photos_and_samples_are_served_only_under_their_own_style(staff_session,
     for step in (0, 200):
         for index in range(3):
             Image.new("RGB", (64, 64), (step % 255, 80, 40 * index)).save(folder / f"step-{step:06d}-{index}.png")
-        styles.record_samples(store, mine, step, [f"{mine}/samples/step-{step:06d}-{i}.png" for i in range(3)])
+        training_queue.record_samples(store, mine, step, [f"{mine}/samples/step-{step:06d}-{i}.png" for i in range(3)])
     sample = client.get(f"/styles/{mine}/samples/200/2")
     assert sample.status_code == 200 and sample.headers["content-type"] == "image/png"
     assert sample.content == (folder / "step-000200-2.png").read_bytes()
@@ -210,7 +210,7 @@ def test_photos_and_samples_are_served_only_under_their_own_style(staff_session,
     page = client.get(f"/styles/{mine}").text
     grid = re.search(r'<table class="samples" id="samples">(.*?)</table>', page, re.DOTALL).group(1)
     assert "Without the style</th>" in grid and "Step 200</th>" in grid
-    assert grid.count("<tr>") == 1 + len(styles.VALIDATION_LINES)
+    assert grid.count("<tr>") == 1 + len(training_queue.VALIDATION_LINES)
     assert f'src="/staff/styles/{mine}/samples/0/1"' in grid and f'src="/staff/styles/{mine}/samples/200/1"' in grid
     one = client.get(f"/api/v1/styles/{mine}").json()
     assert [s["step"] for s in one["samples"]] == [0, 200] and one["photos"][0]["id"] == kept.id
@@ -298,7 +298,7 @@ def test_a_trained_style_arrives_switched_off_and_is_switched_on_from_its_page(s
                                                                               tmp_path):
     client, headers = staff_session
     style_id = start(client, headers, "house")
-    styles.finish(store, style_id, "trained", lora_sha256="ab" * 32)
+    training_queue.finish(store, style_id, "trained", lora_sha256="ab" * 32)
     models = installed(settings, tmp_path, "house", enabled=False, source="trained")
     page = client.get(f"/styles/{style_id}").text
     assert "Installed, switched off." in page and 'id="use-default"' in page and "hx-trigger" not in page
@@ -313,7 +313,7 @@ def test_a_trained_style_arrives_switched_off_and_is_switched_on_from_its_page(s
 def test_the_loss_chart_draws_the_recorded_losses_with_at_most_300_points(staff_session, store, settings):
     client, headers = staff_session
     style_id = training(client, headers, store, settings, steps=1000)
-    styles.report(store, style_id, [(1, 0.25), (2, 0.2), (3, 0.125)])
+    training_queue.report(store, style_id, [(1, 0.25), (2, 0.2), (3, 0.125)])
     chart = client.get(f"/styles/{style_id}").text
     svg = re.search(r'<svg id="loss-chart" role="img" aria-label="([^"]*)"(.*?)</svg>', chart, re.DOTALL)
     assert "0.2500 at step 1" in svg.group(1) and "0.1250 at step 3" in svg.group(1)
@@ -323,7 +323,7 @@ def test_the_loss_chart_draws_the_recorded_losses_with_at_most_300_points(staff_
     assert ys[0] < ys[1] < ys[2]                               # a falling loss goes down the chart
     assert ">step</text>" in svg.group(2) and ">loss</text>" in svg.group(2)
 
-    styles.report(store, style_id, [(step, 1 / step) for step in range(4, 1001)])
+    training_queue.report(store, style_id, [(step, 1 / step) for step in range(4, 1001)])
     many = client.get(f"/styles/{style_id}/progress").text
     points = re.search(r'points="([^"]*)"', many).group(1).split()
     assert 100 < len(points) <= styles_staff.CHART_POINTS

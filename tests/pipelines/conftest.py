@@ -50,6 +50,14 @@ def sdxl_settings(tmp_path, tiny_model):
     return settings
 
 
+def add_speed_lora(manifest: Path) -> Path:
+    """The manifest with a three-step speed LoRA named in it (its file is imported by the test)."""
+    manifest.write_text(manifest.read_text() + '\n[models.speed]\nkind = "speed_lora"\nrepo = "tests/speed"\n'
+                        'licence = "test"\nfolder = "tiny-speed"\nfiles = ["style.safetensors"]\nsteps = 3\n'
+                        'guidance = 0.0\nweight = 1.0\n')
+    return manifest
+
+
 def make_lora(folder: Path, unet, rank: int = 4, seed: int = 3, kohya: bool = False) -> Path:
     """A LoRA for the tiny UNet with random (non-zero) weights, saved as diffusers/peft
     safetensors or with kohya-style key names."""

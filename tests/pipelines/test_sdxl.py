@@ -9,7 +9,7 @@ from appliance.studio.generation import DeviceLost, resolve
 from pipelines import prompts
 from pipelines.base import GenerationCancelled, GenerationRequest
 from pipelines.sdxl import GeneratorBroken, GeneratorOutOfMemory, SDXLGenerator
-from tests.pipelines.conftest import make_lora
+from tests.pipelines.conftest import add_speed_lora, make_lora
 
 torch = pytest.importorskip("torch")
 
@@ -159,10 +159,7 @@ def test_an_unusable_device_is_fatal(generator, monkeypatch):
 
 def test_the_speed_lora_sets_few_steps_trailing_timesteps_and_no_guidance(sdxl_settings, tiny_model, generator, tmp_path):
     lora = make_lora(tmp_path / "speed", generator.txt2img.unet, seed=9)
-    manifest = sdxl_settings.manifest_path
-    manifest.write_text(manifest.read_text() + '\n[models.speed]\nkind = "speed_lora"\nrepo = "tests/speed"\n'
-                        'licence = "test"\nfolder = "tiny-speed"\nfiles = ["style.safetensors"]\nsteps = 3\n'
-                        'guidance = 0.0\nweight = 1.0\n')
+    manifest = add_speed_lora(sdxl_settings.manifest_path)
     models = ModelStore(sdxl_settings.models_dir, manifest)
     models.import_model("speed", lora)
     fast = SDXLGenerator(models, device="cpu")

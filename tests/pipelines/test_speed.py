@@ -16,7 +16,7 @@ from appliance.reader.descriptions import parse_description
 from pipelines.base import GenerationRequest
 from pipelines.sdxl import SDXLGenerator
 from pipelines.speed import FastPath, RecompileWatch, choose
-from tests.pipelines.conftest import make_lora
+from tests.pipelines.conftest import add_speed_lora, make_lora
 
 torch = pytest.importorskip("torch")
 
@@ -46,10 +46,7 @@ def models(sdxl_settings, tiny_model, tmp_path):
     from diffusers import UNet2DConditionModel
     unet = UNet2DConditionModel.from_pretrained(tiny_model["base"], subfolder="unet")
     speed_file = make_lora(tmp_path / "speed", unet, seed=9)
-    manifest = sdxl_settings.manifest_path
-    manifest.write_text(manifest.read_text() + '\n[models.speed]\nkind = "speed_lora"\nrepo = "tests/speed"\n'
-                        'licence = "test"\nfolder = "tiny-speed"\nfiles = ["style.safetensors"]\nsteps = 3\n'
-                        'guidance = 0.0\nweight = 1.0\n')
+    manifest = add_speed_lora(sdxl_settings.manifest_path)
     store = ModelStore(sdxl_settings.models_dir, manifest)
     store.import_model("speed", speed_file)
     store.import_style("house", make_lora(tmp_path / "house", unet, seed=3), trigger="dmrhouse", weight=0.8)

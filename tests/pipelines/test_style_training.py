@@ -11,7 +11,7 @@ import pytest
 from appliance.cli import build_worker, open_appliance
 from appliance.config import parse_hours
 from appliance.ops.models import ModelStore, sha256_of
-from appliance.studio import jobs, styles
+from appliance.studio import jobs, styles, training_queue
 from appliance.studio.designs import create_design
 from pipelines.prompts import caption
 from tests.unit.test_styles import photo
@@ -45,6 +45,22 @@ def queued_style(settings, store, name: str, trigger: str = "dmrours"):
     return styles.queue(store, style.id)
 
 
+def at_each_step(worker, action):
+    """The worker's trainer, with `action(step)` run after each step's progress is reported
+    (a customer arriving, the jeweler stopping, systemd stopping the worker)."""
+    trainer = worker.trainer
+
+    def watched(job, hooks):
+        report = hooks.progress
+
+        def progress(step, loss):
+            report(step, loss)
+            action(step)
+        hooks.progress = progress
+        return trainer(job, hooks)
+    return watched
+
+
 def test_a_style_trains_between_customers_and_is_installed_switched_off(shop):
     settings, store, worker = shop
     style = queued_style(settings, store, "ours")
@@ -55,7 +71,7 @@ def test_a_style_trains_between_customers_and_is_installed_switched_off(shop):
     # The validation prompts without the LoRA (step 0), at each checkpoint and at the end.
     drawn = styles.samples(store, style.id)
     assert sorted(drawn) == [0, 2, 4, 6, 8]
-    assert all(len(paths) == len(styles.VALIDATION_LINES) for paths in drawn.values())
+    assert all(len(paths) == len(training_queue.VALIDATION_LINES) for paths in drawn.values())
     assert all((settings.training_dir / p).stat().st_size > 0 for paths in drawn.values() for p in paths)
     # Installed through the model manager: hashed in the lock file, switched off.
     models = ModelStore(settings.models_dir, settings.manifest_path)
@@ -86,20 +102,14 @@ def test_a_queued_round_takes_the_gpu_and_training_resumes_to_the_same_lora(shop
     assert worker.run_once()
     design = create_design(store, "yellow gold ring")
     interrupted = queued_style(settings, store, "halves")
-    trainer, seen = worker.trainer, []
+    seen = []
 
-    def customer_arrives_at_step_3(job, hooks):
-        progress = hooks.progress
+    def customer_arrives_at_step_3(step):
+        seen.append(step)
+        if step == 3 and not jobs.latest_job(store, design.id):
+            jobs.enqueue(store, design.id, count=1)
 
-        def spy(step, loss):
-            progress(step, loss)
-            seen.append(step)
-            if step == 3 and not jobs.latest_job(store, design.id):
-                jobs.enqueue(store, design.id, count=1)
-        hooks.progress = spy
-        return trainer(job, hooks)
-
-    worker.trainer = customer_arrives_at_step_3
+    worker.trainer = at_each_step(worker, customer_arrives_at_step_3)
     assert worker.run_once()                         # trains until the customer's round is queued
     paused = styles.get(store, interrupted.id)
     assert paused.status == "queued" and paused.step == 3
@@ -124,18 +134,7 @@ def test_a_stopped_style_keeps_its_place_and_hours_keep_it_waiting(shop):
     settings, store, worker = shop
     style = queued_style(settings, store, "night")
     trainer = worker.trainer
-
-    def stop_at_step_2(job, hooks):
-        progress = hooks.progress
-
-        def spy(step, loss):
-            progress(step, loss)
-            if step == 2:
-                styles.cancel(store, style.id)
-        hooks.progress = spy
-        return trainer(job, hooks)
-
-    worker.trainer = stop_at_step_2
+    worker.trainer = at_each_step(worker, lambda step: step == 2 and styles.cancel(store, style.id))
     worker.run_once()
     stopped = styles.get(store, style.id)
     assert stopped.status == "cancelled" and stopped.step == 2
@@ -170,18 +169,7 @@ def test_a_photo_removed_after_a_stop_makes_the_style_start_over_and_finish(shop
     settings, store, worker = shop
     style = queued_style(settings, store, "changed")
     trainer = worker.trainer
-
-    def stop_at_step_3(job, hooks):
-        progress = hooks.progress
-
-        def spy(step, loss):
-            progress(step, loss)
-            if step == 3:
-                styles.cancel(store, style.id)
-        hooks.progress = spy
-        return trainer(job, hooks)
-
-    worker.trainer = stop_at_step_3
+    worker.trainer = at_each_step(worker, lambda step: step == 3 and styles.cancel(store, style.id))
     worker.run_once()
     assert styles.get(store, style.id).status == "cancelled" and styles.get(store, style.id).step == 3
     # The jeweler adds a sixth photo: the old checkpoint learned from five.
@@ -201,18 +189,8 @@ def test_a_stopping_worker_leaves_the_style_waiting_at_its_checkpoint(shop):
     settings, store, worker = shop
     style = queued_style(settings, store, "restart")
     trainer = worker.trainer
-
-    def shutdown_at_step_2(job, hooks):
-        progress = hooks.progress
-
-        def spy(step, loss):
-            progress(step, loss)
-            if step == 2:
-                worker._stop.set()              # SIGTERM: systemd is stopping the worker
-        hooks.progress = spy
-        return trainer(job, hooks)
-
-    worker.trainer = shutdown_at_step_2
+    # SIGTERM at step 2: systemd is stopping the worker.
+    worker.trainer = at_each_step(worker, lambda step: step == 2 and worker._stop.set())
     worker.run_once()
     paused = styles.get(store, style.id)
     assert paused.status == "queued" and paused.step == 2

@@ -31,7 +31,7 @@ def populate(settings, store, worker):
                                spec_revision=design.spec_revision)
     orders.add_message(store, order["number"], "Can it be ready by May?", actor="customer", actor_name="Ana")
     # The store's own style: its photos and samples are backed up, its checkpoints are not.
-    from appliance.studio import styles
+    from appliance.studio import styles, training_queue
     from pipelines.prompts import caption
     from tests.unit.test_styles import photo as style_photo
     style = styles.create(store, "house", "dmrhouse", 100, actor="anna")
@@ -39,7 +39,7 @@ def populate(settings, store, worker):
     sample = settings.training_dir / style.id / "samples" / "step-000000-0.png"
     sample.parent.mkdir(parents=True)
     Image.new("RGB", (64, 64), "white").save(sample)
-    styles.record_samples(store, style.id, 0, [str(sample.relative_to(settings.training_dir))])
+    training_queue.record_samples(store, style.id, 0, [str(sample.relative_to(settings.training_dir))])
     checkpoint = styles.work_dir(settings.training_dir, style.id) / "checkpoint-000050" / "optimizer.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"big and rebuilt from the photos")

@@ -14,6 +14,7 @@ import pytest
 
 from appliance import cli
 from appliance.ops.models import ModelError, ModelStore
+from tests.unit.test_model_styles import PUBLIC_STYLE
 
 pytest.importorskip("huggingface_hub")
 
@@ -46,7 +47,7 @@ def handler_for(hub: Hub):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *args):
-            pass
+            """Quiet: the test reads the requests it recorded, not a log."""
 
         def do_HEAD(self):
             self.answer(body=False)
@@ -138,18 +139,7 @@ licence = "CreativeML Open RAIL++-M"
 folder = "base"
 files = [{{path = "model_index.json", sha256 = "{sha(INDEX)}"}},
          {{path = "unet/diffusion_pytorch_model.safetensors", sha256 = "{sha(UNET)}"}}]
-
-[models.etched]
-kind = "style_lora"
-repo = "someone/etched-style"
-licence = "CreativeML Open RAIL++-M"
-commercial_use = true
-optional = true
-folder = "style-etched"
-files = ["etched.safetensors"]
-trigger = "etched metal"
-weight = 0.8
-''')
+''' + PUBLIC_STYLE)
     return path
 
 

@@ -113,7 +113,6 @@ def test_quotes_use_the_newest_saved_book_at_once_and_cannot_change_it(store):
     import json
 
     from appliance.jewelry.specs import Spec
-    from appliance.storage import store as q
 
     spec = Spec(metal="platinum")
     before = price_books.quote_spec(store, spec)

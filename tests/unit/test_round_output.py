@@ -26,10 +26,10 @@ class CountingGenerator:
         self.during_step = during_step or (lambda step: None)
 
     def load(self):
-        pass
+        """Nothing to load: it draws flat colours."""
 
     def unload(self):
-        pass
+        """Nothing to free."""
 
     def generate(self, request, on_progress, is_cancelled, on_image=None):
         preview = Image.new("RGB", (32, 32), (120, 90, 60))

@@ -14,7 +14,7 @@ from appliance.config import parse_hours
 from appliance.errors import Conflict, Invalid
 from appliance.storage.migrations import migrate
 from appliance.storage.store import Store
-from appliance.studio import jobs, styles
+from appliance.studio import jobs, styles, training_queue
 from appliance.studio.designs import create_design
 from pipelines.prompts import caption
 
@@ -131,20 +131,20 @@ def _queued(store, tmp_path, name="ours"):
 
 def test_claim_pause_recover_and_finish(store, tmp_path):
     style = _queued(store, tmp_path)
-    job = styles.claim_next(store, "w1", tmp_path / "training")
+    job = training_queue.claim_next(store, "w1", tmp_path / "training")
     assert job.style.status == "training" and len(job.photos) == 5
     assert all(path.exists() and text.startswith("dmrours, ") for path, text, _ in job.photos)
-    assert [s.summary() for s in job.validation] == [s.summary() for s in styles.validation_specs()]
-    assert styles.claim_next(store, "w2", tmp_path / "training") is None
-    styles.report(store, style.id, [(1, 0.5), (2, 0.25)])
+    assert [s.summary() for s in job.validation] == [s.summary() for s in training_queue.validation_specs()]
+    assert training_queue.claim_next(store, "w2", tmp_path / "training") is None
+    training_queue.report(store, style.id, [(1, 0.5), (2, 0.25)])
     assert styles.get(store, style.id).step == 2 and styles.losses(store, style.id) == [(1, 0.5), (2, 0.25)]
-    styles.pause(store, style.id)
+    training_queue.pause(store, style.id)
     assert styles.get(store, style.id).status == "queued"
-    styles.claim_next(store, "w1", tmp_path / "training")
-    assert styles.recover(store) == 1            # the worker died mid-shift
-    again = styles.claim_next(store, "w1", tmp_path / "training")
+    training_queue.claim_next(store, "w1", tmp_path / "training")
+    assert training_queue.recover(store) == 1            # the worker died mid-shift
+    again = training_queue.claim_next(store, "w1", tmp_path / "training")
     assert again.style.step == 2                 # its place is kept
-    styles.finish(store, style.id, "trained", lora_sha256="ab" * 32)
+    training_queue.finish(store, style.id, "trained", lora_sha256="ab" * 32)
     done = styles.get(store, style.id)
     assert done.status == "trained" and done.lora_sha256 == "ab" * 32
 
@@ -153,19 +153,19 @@ def test_stopping_a_waiting_style_and_a_training_one(store, tmp_path):
     waiting = _queued(store, tmp_path, "one")
     assert styles.cancel(store, waiting.id).status == "cancelled"
     training = _queued(store, tmp_path, "two")
-    styles.claim_next(store, "w1", tmp_path / "training")
+    training_queue.claim_next(store, "w1", tmp_path / "training")
     stopping = styles.cancel(store, training.id)
-    assert stopping.status == "training" and styles.cancel_requested(store, training.id)
-    styles.finish(store, training.id, "cancelled")
+    assert stopping.status == "training" and training_queue.cancel_requested(store, training.id)
+    training_queue.finish(store, training.id, "cancelled")
     assert styles.queue(store, training.id).status == "queued"     # training again resumes
-    assert not styles.cancel_requested(store, training.id)
+    assert not training_queue.cancel_requested(store, training.id)
 
 
 def test_a_queued_customer_round_is_seen(store, tmp_path):
-    assert not styles.customer_waiting(store)
+    assert not training_queue.customer_waiting(store)
     design = create_design(store, "yellow gold ring")
     jobs.enqueue(store, design.id)
-    assert styles.customer_waiting(store)
+    assert training_queue.customer_waiting(store)
 
 
 def test_names_triggers_and_steps_are_checked(store):
@@ -187,10 +187,10 @@ def test_names_triggers_and_steps_are_checked(store):
 def test_training_hours_run_past_midnight():
     windows = parse_hours("20:00-08:00, 12:30-13:30")
     at = lambda h, m: datetime(2026, 11, 27, h, m)  # noqa: E731
-    assert styles.within_hours(windows, at(23, 0)) and styles.within_hours(windows, at(7, 59))
-    assert styles.within_hours(windows, at(12, 45))
-    assert not styles.within_hours(windows, at(8, 0)) and not styles.within_hours(windows, at(15, 0))
-    assert styles.within_hours([], at(15, 0))
+    assert training_queue.within_hours(windows, at(23, 0)) and training_queue.within_hours(windows, at(7, 59))
+    assert training_queue.within_hours(windows, at(12, 45))
+    assert not training_queue.within_hours(windows, at(8, 0)) and not training_queue.within_hours(windows, at(15, 0))
+    assert training_queue.within_hours([], at(15, 0))
     for bad in ("8pm-8am", "25:00-08:00", "10:00-10:00"):
         with pytest.raises(ValueError):
             parse_hours(bad)
@@ -222,10 +222,10 @@ def test_two_pieces_shot_the_same_way_are_not_taken_for_copies(store, style, tmp
 
 def test_photos_change_only_while_the_style_is_not_training_and_a_change_starts_it_over(store, tmp_path):
     style = _queued(store, tmp_path, "racing")
-    styles.claim_next(store, "w1", tmp_path / "training")
-    styles.report(store, style.id, [(1, 0.5), (2, 0.4)])
+    training_queue.claim_next(store, "w1", tmp_path / "training")
+    training_queue.report(store, style.id, [(1, 0.5), (2, 0.4)])
     styles.cancel(store, style.id)
-    styles.finish(store, style.id, "cancelled")
+    training_queue.finish(store, style.id, "cancelled")
     assert styles.get(store, style.id).step == 2
     first = styles.photos(store, style.id)[0]
     # The same line again changes nothing learned: the progress stays.
