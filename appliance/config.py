@@ -16,6 +16,7 @@ from pathlib import Path
 
 GENERATOR_CHOICES = ("auto", "sketch", "sdxl")
 WORKER_CHOICES = ("embedded", "external")
+COMPILE_MODES = ("default", "max-autotune")
 
 
 class SettingsError(ValueError):
@@ -51,10 +52,12 @@ class Settings:
     sdxl_steps: int = 0
     fuse_loras: bool = False
     # SDXL's fast path (pipelines.speed): auto = on with a CUDA card, off on the CPU; the
-    # precision (auto = fp16 on a card); and torch.compile's backend.
+    # precision (auto = fp16 on a card); torch.compile's backend and inductor's mode
+    # (default, or max-autotune: a little faster, many minutes more warm-up at each start).
     sdxl_fast: str = "auto"
     sdxl_dtype: str = "auto"
     sdxl_compile_backend: str = "inductor"
+    sdxl_compile_mode: str = "default"
     # Proxy/tunnel addresses whose X-Forwarded-For/-Proto are believed (comma-separated).
     trusted_proxies: str = ""
     # Changes (posts) one client address may make a minute on the customer app.
@@ -210,6 +213,9 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
     if settings.sdxl_compile_backend not in ("inductor", "cudagraphs", "aot_eager", "eager"):
         raise SettingsError("sdxl_compile_backend must be inductor (the store's setting), cudagraphs, aot_eager or "
                             f"eager, not {settings.sdxl_compile_backend!r}")
+    if settings.sdxl_compile_mode not in COMPILE_MODES:
+        raise SettingsError(f"sdxl_compile_mode must be {' or '.join(COMPILE_MODES)}, "
+                            f"not {settings.sdxl_compile_mode!r}")
     for days_name in ("keep_unordered_days", "keep_failed_jobs_days"):
         if getattr(settings, days_name) < 0:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "

@@ -64,7 +64,8 @@ def full_size_pipeline(device: str, dtype):
         projection_class_embeddings_input_dim=2816)
     vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        layers_per_block=2, sample_size=1024, scaling_factor=0.13025)
+                        layers_per_block=2, sample_size=1024, scaling_factor=0.13025,
+                        force_upcast=False)                 # as the fp16-fixed VAE the manifest installs
     common = dict(bos_token_id=512, eos_token_id=513, pad_token_id=513, vocab_size=1000, num_hidden_layers=1,
                   hidden_act="gelu", max_position_embeddings=77)
     text_1 = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, **common))
@@ -159,10 +160,34 @@ class Shop:
         return done - start, (first["at"] - start) if "at" in first else None
 
 
+def profile(fn, what: str) -> None:
+    """Where one call's time goes: the top operators by device time and by CPU time, so a
+    slow path shows whether it waits on the card, on Python, or on a copy."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with torch_profile(activities=activities) as prof:
+        fn()
+    table = prof.key_averages()
+    print(f"  profile of one call ({what}), by device time:")
+    key = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+    print(table.table(sort_by=key, row_limit=12, max_name_column_width=60))
+    print(f"  by CPU time:")
+    print(table.table(sort_by="self_cpu_time_total", row_limit=8, max_name_column_width=60))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiny", action="store_true", help="CPU smoke on the tests' tiny SDXL")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", choices=("both", "full", "interactive"), default="both",
+                        help="the 30-step round, the interactive round, or both")
+    parser.add_argument("--profile", action="store_true",
+                        help="print torch.profiler's top operators for one call of each way")
+    parser.add_argument("--ways", default="raw,raw compiled,ours",
+                        help="which of raw, raw compiled and ours to run (comma-separated)")
+    parser.add_argument("--compile-mode", choices=("default", "max-autotune"), default="default",
+                        help="inductor's mode, for ours and compiled raw alike (the setting sdxl_compile_mode)")
     args = parser.parse_args()
     cuda = torch.cuda.is_available() and not args.tiny
     device = "cuda" if cuda else "cpu"
@@ -178,20 +203,31 @@ def main() -> None:
              "house": (random_lora(base.unet, root / "house", 16 if cuda else 4, 2), 0.8)}
     spec = parse_description("14k rose gold halo ring with a 1.5 carat oval lab diamond, size 6").spec
     backend = "inductor" if cuda else "eager"
-    fast = speed.choose("on", device, backend=backend)
+    fast = speed.choose("on", device, backend=backend, mode=args.compile_mode)
+    print(f"ours: {fast.reason}; inductor mode {fast.compile_mode or 'default'}")
     rounds = ((30, 6.0, "30 steps with guidance"), (8, 0.0, "the interactive round (8 steps, no guidance)"))
+    if args.rounds != "both":
+        rounds = rounds[:1] if args.rounds == "full" else rounds[1:]
     for steps, guidance, what in rounds:
         if args.tiny:
             steps = max(2, steps // 10)
         results = {}
-        for way in ("raw", "raw compiled", "ours"):
+        for way in [w.strip() for w in args.ways.split(",")]:
             pipe = copy.deepcopy(base)
             pipe.set_progress_bar_config(disable=True)
             if way == "ours":
+                began = time.perf_counter()
                 gen = SDXLGenerator.from_pipeline(pipe, steps=steps, guidance=guidance, fast=fast, loras=loras,
                                                   size=size)
+                print(f"  (ours: LoRAs baked, compiled and every shape warmed up in {time.perf_counter() - began:.1f} s)",
+                      flush=True)
                 shop = Shop(gen, root / f"shop-{steps}")
+                began = time.perf_counter()
                 shop.round()
+                print(f"  (ours: first round {time.perf_counter() - began:.1f} s; UNet {gen.txt2img.unet.dtype}, "
+                      f"{speed.RecompileWatch.graphs()} compiled graph(s))", flush=True)
+                if args.profile:
+                    profile(shop.round, f"ours, {what}")
                 peak = peak_of(shop.round)
                 times = [shop.round() for _ in range(args.repeats)]
                 total = statistics.median(t for t, _ in times)
@@ -209,8 +245,8 @@ def main() -> None:
                     pipe.unet.to(memory_format=torch.channels_last)
                     pipe.vae.to(memory_format=torch.channels_last)
                     options = {"fullgraph": True, "dynamic": False, "backend": backend}
-                    if cuda:
-                        options["mode"] = "max-autotune-no-cudagraphs"
+                    if fast.compile_mode:
+                        options["mode"] = fast.compile_mode
                     pipe.unet.compile(**options)
                     pipe.vae.decoder.compile(**options)
                 tokenizer = pipe.tokenizer
@@ -221,21 +257,30 @@ def main() -> None:
                          num_images_per_prompt=4, num_inference_steps=steps, guidance_scale=guidance,
                          height=size, width=size, output_type="pil",
                          generator=[torch.Generator().manual_seed(s) for s in range(4)])
+                began = time.perf_counter()
                 once()                                      # warm-up (and the compile)
+                print(f"  ({way}: first call, compile included, {time.perf_counter() - began:.1f} s)", flush=True)
+                if args.profile:
+                    profile(once, f"{way}, {what}")
                 peak = peak_of(once)
                 results[way] = (timed(once, args.repeats), peak, None)
             del pipe
             gc.collect()
             if cuda:
                 torch.cuda.empty_cache()
-        raw, compiled, ours = results["raw"], results["raw compiled"], results["ours"]
+        raw, compiled, ours = results.get("raw"), results.get("raw compiled"), results.get("ours")
         print(f"{what}:")
-        print(f"  raw diffusers          {raw[0]:.3f} s a round ({raw[0] / 4:.3f} s/image), peak {raw[1]:.2f} GiB")
-        print(f"  raw diffusers compiled {compiled[0]:.3f} s a round ({compiled[0] / 4:.3f} s/image), "
-              f"peak {compiled[1]:.2f} GiB")
-        first = f", first preview on disk after {ours[2]:.3f} s" if ours[2] is not None else ""
-        print(f"  ours (worker, stored)  {ours[0]:.3f} s a round ({ours[0] / 4:.3f} s/image){first}, "
-              f"peak {ours[1]:.2f} GiB; ours/compiled raw {ours[0] / compiled[0]:.3f}, ours/raw {ours[0] / raw[0]:.3f}")
+        if raw:
+            print(f"  raw diffusers          {raw[0]:.3f} s a round ({raw[0] / 4:.3f} s/image), peak {raw[1]:.2f} GiB")
+        if compiled:
+            print(f"  raw diffusers compiled {compiled[0]:.3f} s a round ({compiled[0] / 4:.3f} s/image), "
+                  f"peak {compiled[1]:.2f} GiB")
+        if ours:
+            first = f", first preview on disk after {ours[2]:.3f} s" if ours[2] is not None else ""
+            ratios = "".join(f"; ours/{name} {ours[0] / other[0]:.3f}"
+                             for name, other in (("compiled raw", compiled), ("raw", raw)) if other)
+            print(f"  ours (worker, stored)  {ours[0]:.3f} s a round ({ours[0] / 4:.3f} s/image){first}, "
+                  f"peak {ours[1]:.2f} GiB{ratios}")
     print(f"card: {card}; the whole benchmark took {time.perf_counter() - started:.0f} s")
     print("targets: 30 steps <= 1.0 s/image; interactive round stored <= 1.5 s, first preview <= 0.3 s; "
           "ours within 3% of compiled raw")

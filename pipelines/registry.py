@@ -32,7 +32,7 @@ def _sdxl(settings: Settings) -> Generator:
     device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
     card_gib = torch.cuda.get_device_properties(0).total_memory / 2**30 if device == "cuda" else None
     fast = speed.choose(settings.sdxl_fast, device, settings.sdxl_dtype, settings.sdxl_compile_backend,
-                        card_gib=card_gib)
+                        card_gib=card_gib, mode=settings.sdxl_compile_mode)
     return SDXLGenerator(ModelStore(settings.models_dir, settings.manifest_path), device=device,
                          steps=settings.sdxl_steps or None, fuse_loras=settings.fuse_loras,
                          fast=fast, size=settings.image_size or None)

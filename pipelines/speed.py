@@ -56,10 +56,12 @@ class FastPath:
 
 
 def choose(setting: str, device: str, dtype_setting: str = "auto", backend: str = "inductor",
-           batch: int = 4, card_gib: float | None = None) -> FastPath:
+           batch: int = 4, card_gib: float | None = None, mode: str = "default") -> FastPath:
     """The fast path for `sdxl_fast` (auto | on | off) on this device: on a CUDA card
     everything; on the CPU (tests, a machine without a GPU) plain float32 unless asked.
-    `card_gib`, the card's memory, turns on the VAE's memory savers where it is small."""
+    `card_gib`, the card's memory, turns on the VAE's memory savers where it is small.
+    `mode` is inductor's: default, or max-autotune (GEMM and convolution kernels tuned
+    at the warm-up, without CUDA graphs, whose static buffers the previews would read)."""
     if setting not in ("auto", "on", "off"):
         raise ValueError(f"sdxl_fast must be auto, on or off, not {setting!r}")
     if dtype_setting not in ("auto", "fp16", "bf16", "fp32"):
@@ -74,10 +76,18 @@ def choose(setting: str, device: str, dtype_setting: str = "auto", backend: str 
                         reason=f"plain diffusers ({dtype}{', VAE sliced' if small else ''}"
                                f"{', VAE tiled' if tiny else ''})")
     return FastPath(dtype=dtype, fuse_qkv=True, channels_last=True, bake_loras=True, compile=True,
-                    compile_backend=backend, compile_mode="max-autotune-no-cudagraphs" if on_gpu else None,
+                    compile_backend=backend, compile_mode=_inductor_mode(mode, backend, on_gpu),
                     batch=batch, vae_tiling=tiny,
                     reason=f"fast path on {device}: {dtype}, fused QKV, channels_last, LoRAs baked, "
                            f"compiled ({backend}) for batches of {batch}{', VAE tiled' if tiny else ''}")
+
+
+def _inductor_mode(mode: str, backend: str, on_gpu: bool) -> str | None:
+    if mode not in ("default", "max-autotune"):
+        raise ValueError(f"sdxl_compile_mode must be default or max-autotune, not {mode!r}")
+    if mode == "default" or backend != "inductor" or not on_gpu:
+        return None
+    return "max-autotune-no-cudagraphs"
 
 
 class LoraBaker:

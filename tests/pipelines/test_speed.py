@@ -151,6 +151,12 @@ def test_the_settings_choose_the_path():
     # A 24 GB card: the plain path decodes one image at a time; a 12 GB card decodes in tiles.
     assert choose("off", "cuda", card_gib=24).vae_slicing and not choose("off", "cuda", card_gib=80).vae_slicing
     assert choose("auto", "cuda", card_gib=12).vae_tiling and not choose("auto", "cuda", card_gib=24).vae_tiling
+    # Inductor's own mode by default; max-autotune (without CUDA graphs) only when asked, on a card.
+    assert on_card.compile_mode is None
+    assert choose("auto", "cuda", mode="max-autotune").compile_mode == "max-autotune-no-cudagraphs"
+    assert choose("on", "cpu", backend="eager", mode="max-autotune").compile_mode is None
+    with pytest.raises(ValueError, match="sdxl_compile_mode"):
+        choose("auto", "cuda", mode="fastest")
 
 
 def test_a_small_cards_memory_savers_are_on_and_a_round_still_draws(models):

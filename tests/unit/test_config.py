@@ -64,3 +64,10 @@ def test_branding_comes_from_the_environment_too(tmp_path, monkeypatch):
     monkeypatch.setenv("DIAMRA_STORE_LOGO", "/static/favicon.svg")
     settings = load_settings(tmp_path)
     assert (settings.accent_colour, settings.store_logo) == ("#123456", "/static/favicon.svg")
+
+
+def test_the_compile_mode_is_checked(tmp_path):
+    assert load_settings(tmp_path).sdxl_compile_mode == "default"
+    assert load_settings(tmp_path, sdxl_compile_mode="max-autotune").sdxl_compile_mode == "max-autotune"
+    with pytest.raises(SettingsError, match="sdxl_compile_mode"):
+        load_settings(tmp_path, sdxl_compile_mode="fastest")
