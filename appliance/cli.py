@@ -107,8 +107,14 @@ def cmd_serve(args) -> int:
     settings = _settings(args)
     store = open_appliance(settings)
     store.checkpoint_in_background()
-    worker = None
-    if settings.worker == "embedded":
+    worker = dispatcher = None
+    if settings.dispatcher == "celery":
+        # GPU workers on this and other boxes draw; this process sends them the queue.
+        from appliance.studio.dispatch import Dispatch
+        dispatcher = Dispatch(store, settings.broker_url, silent_seconds=settings.worker_silent_seconds,
+                              max_attempts=settings.max_job_attempts)
+        dispatcher.start_thread()
+    elif settings.worker == "embedded":
         # The worker draws in a thread of this process: hand the interpreter back to the
         # web requests every 2 ms rather than Python's default 5, so a live price never
         # waits long behind a drawing step (issue 11's p99 while rounds are drawing).
@@ -122,7 +128,8 @@ def cmd_serve(args) -> int:
     servers = [uvicorn.Server(server_config(customer, settings.host, settings.customer_port)),
                uvicorn.Server(server_config(staff, settings.host, settings.staff_port))]
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(f"Diamra is running ({'embedded worker' if worker else 'external worker'}).", flush=True)
+    how = "jobs sent to GPU workers through Celery" if dispatcher else "embedded worker" if worker else "external worker"
+    print(f"Diamra is running ({how}).", flush=True)
     print(f"  Customer studio: http://{shown}:{settings.customer_port}/", flush=True)
     print(f"  Staff dashboard: http://{shown}:{settings.staff_port}/", flush=True)
 
@@ -134,6 +141,8 @@ def cmd_serve(args) -> int:
     finally:
         if worker:
             worker.stop()
+        if dispatcher:
+            dispatcher.stop()
         if mail_sender:
             mail_sender.stop()
         store.close()
@@ -141,8 +150,33 @@ def cmd_serve(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    from appliance import cli_fleet
     settings = _settings(args)
+    if args.action == "run" and args.name:
+        print(f"diamra worker takes add, list or remove before a name, not {args.name!r}.", file=sys.stderr)
+        return 2
+    if args.action in ("add", "remove") and not args.name:
+        print(f"diamra worker {args.action} needs the worker's NAME.", file=sys.stderr)
+        return 2
+    dispatcher = args.dispatcher or settings.dispatcher
+    if args.action == "run" and args.dispatcher == "celery":
+        return cli_fleet.run_celery_worker(settings, args.shop or settings.shop_url,
+                                           args.token_file or settings.worker_token_file)
     store = open_appliance(settings)
+    if args.action != "run":
+        try:
+            if args.action == "add":
+                return cli_fleet.cmd_worker_add(settings, store, args.name, args.token_file)
+            if args.action == "list":
+                return cli_fleet.cmd_worker_list(store)
+            return cli_fleet.cmd_worker_remove(store, args.name)
+        finally:
+            store.close()
+    if dispatcher == "celery":
+        store.close()
+        print("This shop sends its jobs through Celery (dispatcher = \"celery\"): its GPUs draw with "
+              "`diamra worker --dispatcher celery` (the diamra-gpu-worker unit), not this worker.", file=sys.stderr)
+        return 0
     worker = build_worker(settings, store)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
     worker.start_up()
@@ -467,8 +501,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", choices=["embedded", "external"], default=None)
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run the generation worker as its own process")
+    worker = sub.add_parser("worker", help="run the generation worker as its own process; add, list or remove "
+                                           "the GPU workers of other boxes")
+    worker.add_argument("action", nargs="?", choices=["run", "add", "list", "remove"], default="run")
+    worker.add_argument("name", nargs="?", help="a GPU worker's name (add, remove)")
     worker.add_argument("--generator", choices=["auto", "sketch", "sdxl"], default=None)
+    worker.add_argument("--dispatcher", choices=["sqlite", "celery"], default=None,
+                        help="celery: take jobs from the shop's Celery queue (a GPU worker box)")
+    worker.add_argument("--shop", default=None, help="the shop's staff address, http://HOST:8081 (celery)")
+    worker.add_argument("--token-file", default=None,
+                        help="the worker's token: written by add, read by a celery worker")
     worker.set_defaults(func=cmd_worker)
 
     user = sub.add_parser("user", help="staff accounts")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 GENERATOR_CHOICES = ("auto", "sketch", "sdxl")
 WORKER_CHOICES = ("embedded", "external")
+DISPATCHER_CHOICES = ("sqlite", "celery")
 COMPILE_MODES = ("default", "max-autotune")
 
 
@@ -38,6 +39,20 @@ class Settings:
     staff_port: int = 8081
     generator: str = "auto"
     worker: str = "embedded"
+    # How queued jobs reach workers: "sqlite" (the worker on this box claims from the
+    # database; nothing to install) or "celery" (each job is sent through Redis at
+    # `broker_url` to GPU workers on this and other boxes; see docs/scale.md).
+    dispatcher: str = "sqlite"
+    broker_url: str = ""
+    # A GPU worker box: the shop's staff address on the LAN and the file holding the
+    # token `diamra worker add NAME` printed.
+    shop_url: str = ""
+    worker_token_file: str = ""
+    # A remote worker silent this long has its job sent to another.
+    worker_silent_seconds: int = 30
+    # Rehearsals only: the sketch renderer takes at least this long per image, standing in
+    # for a GPU's drawing time (a fleet rehearsed on boxes without a GPU; bench/fleet.py).
+    sketch_ms_per_image: int = 0
     # Jobs a single design may have waiting at once: one customer cannot fill the queue.
     max_queued_per_design: int = 2
     # How often a job may start before a crash-looping job is failed for good.
@@ -213,6 +228,7 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
     if settings.sdxl_compile_backend not in ("inductor", "cudagraphs", "aot_eager", "eager"):
         raise SettingsError("sdxl_compile_backend must be inductor (the store's setting), cudagraphs, aot_eager or "
                             f"eager, not {settings.sdxl_compile_backend!r}")
+    _check_dispatch(settings)
     if settings.sdxl_compile_mode not in COMPILE_MODES:
         raise SettingsError(f"sdxl_compile_mode must be {' or '.join(COMPILE_MODES)}, "
                             f"not {settings.sdxl_compile_mode!r}")
@@ -221,6 +237,20 @@ def load_settings(data_dir: Path | str | None = None, **overrides) -> Settings:
             raise SettingsError(f"{days_name} must be 0 (keep forever) or a number of days, "
                                 f"not {getattr(settings, days_name)}")
     return settings
+
+
+def _check_dispatch(settings: Settings) -> None:
+    if settings.dispatcher not in DISPATCHER_CHOICES:
+        raise SettingsError(f"dispatcher must be {' or '.join(DISPATCHER_CHOICES)}, not {settings.dispatcher!r}")
+    if settings.dispatcher == "celery" and not settings.broker_url.startswith(("redis://", "rediss://")):
+        raise SettingsError("dispatcher = \"celery\" needs broker_url, the Redis address "
+                            "(redis://:PASSWORD@HOST:6379/0)")
+    if settings.shop_url and not settings.shop_url.startswith(("http://", "https://")):
+        raise SettingsError(f"shop_url must be the shop's staff address (http://HOST:8081), not {settings.shop_url!r}")
+    if not 0 <= settings.sketch_ms_per_image <= 60000:
+        raise SettingsError("sketch_ms_per_image must be from 0 to 60000")
+    if not 3 <= settings.worker_silent_seconds <= 3600:
+        raise SettingsError("worker_silent_seconds must be from 3 to 3600")
 
 
 LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".svg")

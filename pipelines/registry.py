@@ -20,7 +20,7 @@ class GeneratorUnavailable(RuntimeError):
 
 def _sketch(settings: Settings) -> Generator:
     from pipelines.sketch import SketchGenerator
-    return SketchGenerator()
+    return SketchGenerator(seconds_per_image=settings.sketch_ms_per_image / 1000)
 
 
 def _sdxl(settings: Settings) -> Generator:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -385,6 +386,11 @@ class SketchGenerator(Generator):
 
     name = "sketch"
 
+    def __init__(self, seconds_per_image: float = 0.0):
+        # Rehearsals: at least this long per image (a GPU's drawing time), cancellable.
+        super().__init__()
+        self.seconds_per_image = seconds_per_image
+
     def generate(self, request: GenerationRequest, on_progress: Callable[[float], None],
                  is_cancelled: Callable[[], bool], on_image: Callable | None = None) -> GenerationResult:
         images, labels = [], []
@@ -396,6 +402,7 @@ class SketchGenerator(Generator):
         for i, seed in enumerate(request.seeds[: request.count]):
             if is_cancelled():
                 raise GenerationCancelled()
+            started = time.monotonic()
             rng = random.Random(seed)
             if look is not None:
                 image, label = render(request.spec, i, seed, size, backdrop=look.backdrop,
@@ -411,6 +418,11 @@ class SketchGenerator(Generator):
                                       turn=(1 + rng.uniform(0.1, 0.45) * strength, rng.uniform(-1, 1)))
             else:
                 image, label = render(request.spec, i, seed, size)
+            while time.monotonic() - started < self.seconds_per_image:
+                time.sleep(min(0.05, self.seconds_per_image))
+                on_progress((i + (time.monotonic() - started) / self.seconds_per_image) / request.count, None)
+                if is_cancelled():
+                    raise GenerationCancelled()
             images.append(image)
             labels.append(label)
             if on_image is not None:

@@ -21,7 +21,7 @@ from appliance.ops import auth
 from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
-from web import (bench, branding, clients, customer, following, guide, kiosk, kiosks_staff,
+from web import (bench, branding, clients, customer, fleet, following, guide, kiosk, kiosks_staff,
                  materials, people, price_book, staff, styles_staff, versions)
 from web.responses import install_error_handlers
 
@@ -267,9 +267,11 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     app = _base_app(settings, store, "Diamra staff API", "Orders, messages and the price book, for the store's staff.",
                     limit_writes=False, limit_paths=(f"{staff.PREFIX}/login", f"{staff.api.prefix}/session"),
                     openapi_url=f"{staff.PREFIX}/openapi.json",
-                    large_bodies=((styles_staff.PHOTOS_PATH, styles_staff.PHOTOS_BODY_BYTES),))
+                    large_bodies=((styles_staff.PHOTOS_PATH, styles_staff.PHOTOS_BODY_BYTES),
+                                  (fleet.FINISH_PATH, fleet.FINISH_BODY_BYTES)))
     app.state.login_throttle = auth.LoginThrottle()
     app.state.smtp = SmtpSettings.from_settings(settings)
+    app.include_router(fleet.api)
     app.include_router(bench.pages)
     app.include_router(staff.pages)
     app.include_router(price_book.pages)

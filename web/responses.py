@@ -77,7 +77,7 @@ def _error_body(field: str, message: str) -> dict:
 
 def wants_json(request: Request) -> bool:
     """API routes answer in JSON; pages answer with a page."""
-    return request.url.path.startswith(("/api/", "/staff/api/"))
+    return request.url.path.startswith(("/api/", "/staff/api/", "/staff/internal/"))
 
 
 async def domain_error(request: Request, exc: Exception):

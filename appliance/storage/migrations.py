@@ -333,6 +333,22 @@ CREATE TABLE style_samples (
     PRIMARY KEY (style_id, step, prompt_index)
 );
 """),
+    (13, "GPU workers on other boxes: their tokens and facts, and each job's dispatch to Celery", """
+CREATE TABLE worker_tokens (
+    name TEXT PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+ALTER TABLE workers ADD COLUMN kind TEXT NOT NULL DEFAULT 'local' CHECK (kind IN ('local', 'remote'));
+ALTER TABLE workers ADD COLUMN box TEXT;
+ALTER TABLE workers ADD COLUMN gpu TEXT;
+ALTER TABLE workers ADD COLUMN model TEXT;
+ALTER TABLE workers ADD COLUMN jobs_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN dispatched_at TEXT;
+ALTER TABLE jobs ADD COLUMN dispatch_id TEXT;
+CREATE INDEX jobs_by_worker ON jobs (worker_id, status);
+"""),
 ]
 
 _CREATE_RECORD = """

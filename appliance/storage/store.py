@@ -319,6 +319,87 @@ ON CONFLICT(id) DO UPDATE SET generator = :generator, reason = :reason, heartbea
 WORKER_HEARTBEAT = "UPDATE workers SET heartbeat_at = :now WHERE id = :id"
 LATEST_WORKER = "SELECT * FROM workers ORDER BY heartbeat_at DESC LIMIT 1"
 
+# ---------------------------------------------------------------- GPU workers on other boxes (studio.fleet)
+
+INSERT_WORKER_TOKEN = """
+INSERT INTO worker_tokens (name, token_sha256, created_by, created_at) VALUES (:name, :sha256, :by, :now)
+"""
+WORKER_TOKEN_BY_HASH = "SELECT name FROM worker_tokens WHERE token_sha256 = :sha256"
+WORKER_TOKEN_NAMES = "SELECT name, created_by, created_at FROM worker_tokens ORDER BY name"
+DELETE_WORKER_TOKEN = "DELETE FROM worker_tokens WHERE name = :name"
+UPSERT_REMOTE_WORKER = """
+INSERT INTO workers (id, kind, generator, reason, box, gpu, model, started_at, heartbeat_at)
+VALUES (:id, 'remote', :generator, :reason, :box, :gpu, :model, :now, :now)
+ON CONFLICT(id) DO UPDATE SET kind = 'remote', generator = :generator, reason = :reason, box = :box, gpu = :gpu,
+       model = :model, heartbeat_at = :now
+"""
+DELETE_REMOTE_WORKER = "DELETE FROM workers WHERE id = :id AND kind = 'remote'"
+ALL_WORKERS = """
+SELECT w.*, (SELECT j.id FROM jobs AS j WHERE j.worker_id = w.id AND j.status = 'running' LIMIT 1) AS job_id
+FROM workers AS w ORDER BY w.kind DESC, w.id
+"""
+LIVE_REMOTE_WORKERS = """
+SELECT w.id, (SELECT COUNT(*) FROM jobs AS j WHERE j.worker_id = w.id AND j.status = 'running') AS running
+FROM workers AS w WHERE w.kind = 'remote' AND w.heartbeat_at >= :since
+"""
+WORKER_JOB_DONE = "UPDATE workers SET jobs_done = jobs_done + 1, heartbeat_at = :now WHERE id = :id"
+# A remote worker takes the job it was sent: queued, or already its own on this attempt
+# (a claim repeated after a lost answer).
+CLAIM_SENT_JOB = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = :worker_id,
+       started_at = :now, heartbeat_at = :now, progress = 0, dispatched_at = NULL
+WHERE id = :id AND status = 'queued'
+"""
+REMOTE_JOB_PROGRESS = """
+UPDATE jobs SET progress = :progress, heartbeat_at = :now
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id AND attempts = :attempt
+"""
+REMOTE_JOB_PREVIEW = """
+UPDATE jobs SET preview_path = :preview_path
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id AND attempts = :attempt
+"""
+FINISH_REMOTE_JOB = """
+UPDATE jobs SET status = :status, progress = CASE WHEN :status = 'done' THEN 1 ELSE progress END,
+       error = :error, generator = :generator, finished_at = :now, preview_path = NULL
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id AND attempts = :attempt
+"""
+# Waiting jobs not yet sent to the broker, in the order the queue serves them (NEXT_QUEUED_JOB's).
+UNSENT_QUEUED_JOBS = """
+SELECT j.id FROM jobs AS j
+WHERE j.status = 'queued' AND j.dispatched_at IS NULL
+ORDER BY (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id) IS NOT NULL,
+         (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id),
+         j.created_at
+LIMIT :limit
+"""
+SENT_WAITING_JOBS = "SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND dispatched_at IS NOT NULL"
+MARK_JOB_SENT = """
+UPDATE jobs SET dispatched_at = :now, dispatch_id = :dispatch_id WHERE id = :id AND status = 'queued'
+"""
+# The broker lost what it held (Redis restarted empty), or a message waited too long: send again.
+UNSEND_WAITING_JOBS = "UPDATE jobs SET dispatched_at = NULL WHERE status = 'queued' AND dispatched_at IS NOT NULL"
+UNSEND_STALE_JOBS = """
+UPDATE jobs SET dispatched_at = NULL WHERE status = 'queued' AND dispatched_at IS NOT NULL AND dispatched_at < :before
+"""
+# Running jobs with no step reported for a while: their worker was killed, unplugged or cut
+# off the LAN, or could not hand the images back.
+SILENT_RUNNING_JOBS = """
+SELECT id, attempts, cancel_requested, worker_id FROM jobs WHERE status = 'running' AND heartbeat_at < :before
+"""
+REQUEUE_SILENT_JOB = """
+UPDATE jobs SET status = 'queued', worker_id = NULL, progress = 0, preview_path = NULL, dispatched_at = NULL
+WHERE id = :id AND status = 'running' AND attempts = :attempt
+"""
+FAIL_SILENT_JOB = """
+UPDATE jobs SET status = 'failed', error = :error, finished_at = :now, preview_path = NULL
+WHERE id = :id AND status = 'running' AND attempts = :attempt
+"""
+CANCELLED_SENT_JOBS = """
+SELECT id, dispatch_id FROM jobs
+WHERE dispatch_id IS NOT NULL
+  AND (cancel_requested = 1 AND status = 'running' OR status = 'cancelled' AND finished_at >= :since)
+"""
+
 INSERT_UPLOAD = """
 INSERT INTO uploads (id, design_id, kind, path, width, height, created_at)
 VALUES (:id, :design_id, :kind, :path, :width, :height, :now)

@@ -42,6 +42,7 @@ class Job:
     mask_id: str | None = None
     preview_path: str | None = None
     strength: str | None = None       # a "more like this" round: little | more | very
+    worker_id: str | None = None      # the worker drawing it (a remote worker's name)
 
     @property
     def open(self) -> bool:
