@@ -111,8 +111,11 @@ def cmd_serve(args) -> int:
     if settings.dispatcher == "celery":
         # GPU workers on this and other boxes draw; this process sends them the queue.
         from appliance.studio.dispatch import Dispatch
+        policy = retention.Policy.from_settings(settings)
         dispatcher = Dispatch(store, settings.broker_url, silent_seconds=settings.worker_silent_seconds,
-                              max_attempts=settings.max_job_attempts)
+                              max_attempts=settings.max_job_attempts,
+                              housekeeping=lambda: retention.prune(store, settings.images_dir, settings.uploads_dir,
+                                                                   policy))
         dispatcher.start_thread()
     elif settings.worker == "embedded":
         # The worker draws in a thread of this process: hand the interpreter back to the
@@ -350,11 +353,12 @@ def cmd_restore(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from appliance.ops import health
+    from appliance.ops import fleet_status, health
     settings = _settings(args)
     store = open_appliance(settings)
     try:
         result = health.check(settings, store)
+        fleet_now = fleet_status.snapshot(settings, store)
     finally:
         store.close()
     facts = result.facts
@@ -364,6 +368,9 @@ def cmd_status(args) -> int:
     print("  worker: none has started" if worker is None else
           f"  worker: {worker['generator']} generator ({worker['reason']}), last heard {worker['heartbeat_age_s']} s ago")
     print(f"  queue: {facts['queue']} round(s) waiting or drawing")
+    if fleet_now.dispatcher == "celery" or fleet_now.has_remote:
+        for line in fleet_status.status_lines(fleet_now):
+            print(line)
     for style in facts["training"]:
         print(f"  style {style['name']}: {'training' if style['status'] == 'training' else 'waiting to train'}, "
               f"step {style['step']} of {style['steps']}")
@@ -433,7 +440,8 @@ def cmd_models(args) -> int:
                 print(f"style LoRA {style.name} installed ({_style_state(style)}, weight {style.weight:g}, "
                       f"trigger {style.trigger!r})")
             else:
-                spec = models.import_model(args.model, Path(args.path))
+                config = Path(args.config) if args.config else None
+                spec = models.import_model(args.model, Path(args.path), config=config)
                 print(f"{spec.name} installed from {args.path}")
             return cmd_models_verify(models)
         return cmd_models_verify(models)
@@ -566,6 +574,8 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--style", help="install PATH (a .safetensors LoRA) as the store's style LoRA of this name")
     imp.add_argument("--trigger", help="the style LoRA's trigger words")
     imp.add_argument("--weight", type=float, default=1.0, help="the style LoRA's weight (default 1)")
+    imp.add_argument("--config", help="for a single-file checkpoint of the base model: the diffusers config folder "
+                     "of its architecture (default: SDXL base's, shipped in models/)")
     imp.set_defaults(func=cmd_models)
 
     generate = sub.add_parser("generate", help="render one image through the configured generator")

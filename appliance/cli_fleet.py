@@ -87,10 +87,15 @@ def read_token(path_text: str) -> str:
 def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int:
     """Draw the jobs Celery hands this box until stopped (SIGTERM ends after the current job)."""
     from appliance.studio import dispatch
-    from appliance.studio.remote_worker import Refused, RemoteWorker, ShopClient, ShopUnreachable
+    from appliance.studio.remote_worker import (
+        Refused,
+        RemoteWorker,
+        ShopClient,
+        ShopUnreachable,
+    )
     from appliance.studio.worker import systemd_notify
     from pipelines.base import GenerationRequest
-    from pipelines.registry import create
+    from pipelines.registry import create, device_name
 
     if not settings.broker_url:
         raise SystemExit("A Celery worker needs broker_url, the shop's Redis (redis://:PASSWORD@SHOP:6379/0).")
@@ -99,8 +104,8 @@ def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int
     token = read_token(token_file)
     generator, reason = create(settings.generator, settings)
     remote = RemoteWorker(ShopClient(shop_url, token), generator, new_request=GenerationRequest,
-                          generator_reason=reason, image_size=settings.image_size, model=_model_words(settings,
-                                                                                                    generator))
+                          generator_reason=reason, image_size=settings.image_size,
+                          model=_model_words(settings, generator), gpu=device_name())
     try:
         name = remote.announce()             # a wrong token or address fails now, before minutes of loading
     except Refused as exc:

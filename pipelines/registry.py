@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from appliance.config import Settings
 from pipelines.base import Generator
@@ -81,3 +81,15 @@ def create(name: str, settings: Settings) -> tuple[Generator, str]:
     if name == "sdxl" and (why_not := sdxl_unavailable(settings)):
         raise GeneratorUnavailable(f"The sdxl generator cannot run: {why_not}.")
     return GENERATORS[name](settings), f"{name}: chosen in the settings"
+
+
+def device_name() -> str:
+    """The card a generator on this box draws with, in words (for the workers' list)."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        return "no GPU (CPU)"
+    try:
+        import torch
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU)"
+    except Exception as exc:           # a broken driver: say so rather than fail the worker
+        return f"unknown ({exc.__class__.__name__})"

@@ -11,15 +11,20 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from appliance.jewelry import catalog
 from appliance.jewelry.specs import Spec, StoneGroup
-from pipelines.base import GenerationCancelled, GenerationRequest, GenerationResult, Generator
+from pipelines.base import (
+    GenerationCancelled,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+)
 
 SCALE = 2  # drawn at twice the size, then downsampled: smooth edges without a GPU
 

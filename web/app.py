@@ -22,7 +22,7 @@ from appliance.ops.mail import SmtpSettings
 from appliance.storage.store import Store
 from appliance.studio.notices import Notices
 from web import (bench, branding, clients, customer, fleet, following, guide, kiosk, kiosks_staff,
-                 materials, people, price_book, staff, styles_staff, versions)
+                 materials, people, price_book, staff, styles_staff, versions, workers_staff)
 from web.responses import install_error_handlers
 
 HERE = Path(__file__).parent
@@ -283,6 +283,7 @@ def create_staff_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(people.api)
     app.include_router(kiosks_staff.api)
     app.include_router(styles_staff.api)
+    app.include_router(workers_staff.router)
 
     @app.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE"], include_in_schema=False)
     def under_staff(request: Request, rest: str):

@@ -325,6 +325,9 @@ INSERT_WORKER_TOKEN = """
 INSERT INTO worker_tokens (name, token_sha256, created_by, created_at) VALUES (:name, :sha256, :by, :now)
 """
 WORKER_TOKEN_BY_HASH = "SELECT name FROM worker_tokens WHERE token_sha256 = :sha256"
+WORKER_TOKEN_NAMED = "SELECT 1 FROM worker_tokens WHERE name = :name"
+RUNNING_JOBS_OF_WORKER = "SELECT id, attempts FROM jobs WHERE worker_id = :id AND status = 'running'"
+JOB_HOLDER = "SELECT status, worker_id, attempts FROM jobs WHERE id = :id"
 WORKER_TOKEN_NAMES = "SELECT name, created_by, created_at FROM worker_tokens ORDER BY name"
 DELETE_WORKER_TOKEN = "DELETE FROM worker_tokens WHERE name = :name"
 UPSERT_REMOTE_WORKER = """
@@ -343,6 +346,22 @@ SELECT w.id, (SELECT COUNT(*) FROM jobs AS j WHERE j.worker_id = w.id AND j.stat
 FROM workers AS w WHERE w.kind = 'remote' AND w.heartbeat_at >= :since
 """
 WORKER_JOB_DONE = "UPDATE workers SET jobs_done = jobs_done + 1, heartbeat_at = :now WHERE id = :id"
+# The queue as staff read it (the Workers page, `diamra status`; appliance.ops.fleet_status):
+# waiting jobs with when their design was last served, put in serving order as
+# jobs.position replays NEXT_QUEUED_JOB, and the jobs being drawn with their worker.
+WAITING_JOBS_FOR_STAFF = """
+SELECT j.id, j.design_id, j.count, j.created_at, j.dispatched_at,
+       (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id) AS served_at
+FROM jobs AS j WHERE j.status = 'queued'
+"""
+RUNNING_JOBS_FOR_STAFF = """
+SELECT id, design_id, count, worker_id, progress, attempts, cancel_requested, started_at, heartbeat_at
+FROM jobs WHERE status = 'running' ORDER BY started_at, id
+"""
+# The shop's own worker counts no jobs_done (only remote workers report theirs): the jobs it ended.
+JOBS_ENDED_BY_WORKER = """
+SELECT COUNT(*) AS n FROM jobs WHERE worker_id = :id AND status IN ('done', 'failed', 'cancelled')
+"""
 # A remote worker takes the job it was sent: queued, or already its own on this attempt
 # (a claim repeated after a lost answer).
 CLAIM_SENT_JOB = """

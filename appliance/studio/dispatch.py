@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from appliance.storage import store as q
 from appliance.storage.store import Store, now
@@ -65,7 +65,8 @@ class Dispatch:
     """The shop's side of `dispatcher = "celery"`: a thread in the web process."""
 
     def __init__(self, store: Store, broker_url: str, *, silent_seconds: float, max_attempts: int,
-                 tick_seconds: float = 0.2, resend_after_seconds: float = 600, app=None):
+                 tick_seconds: float = 0.2, resend_after_seconds: float = 600, app=None,
+                 housekeeping=None, housekeeping_every_seconds: float = 3600):
         self.store, self.broker_url = store, broker_url
         self.silent_seconds, self.max_attempts = silent_seconds, max_attempts
         self.tick_seconds, self.resend_after_seconds = tick_seconds, resend_after_seconds
@@ -74,10 +75,12 @@ class Dispatch:
         self.sent = 0
         self._run_id: str | None = None
         self._revoked: set[str] = set()
-        self._last = {"sweep": 0.0, "broker": 0.0}
+        # The data folder's retention sweep, which the shop's own worker runs when it draws.
+        self.housekeeping, self.housekeeping_every_seconds = housekeeping, housekeeping_every_seconds
+        self._last = {"sweep": 0.0, "broker": 0.0, "housekeeping": float("-inf")}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._started = datetime.now(timezone.utc).isoformat()
+        self._started = datetime.now(UTC).isoformat()
 
     # ------------------------------------------------------------ the loop
 
@@ -114,6 +117,12 @@ class Dispatch:
             self.watch_broker()
         self.revoke_cancelled()
         self.send()
+        if self.housekeeping and moment - self._last["housekeeping"] >= self.housekeeping_every_seconds:
+            self._last["housekeeping"] = moment
+            try:
+                self.housekeeping()
+            except Exception:          # housekeeping never stops the dispatch
+                log.exception("retention sweep failed; trying again in an hour")
 
     # ------------------------------------------------------------ the parts
 
@@ -156,7 +165,7 @@ class Dispatch:
             log.warning("the broker restarted; sending its %d waiting job(s) again", count)
         if run_id is not None:
             self._run_id = run_id
-        before = (datetime.now(timezone.utc) - timedelta(seconds=self.resend_after_seconds)).isoformat()
+        before = (datetime.now(UTC) - timedelta(seconds=self.resend_after_seconds)).isoformat()
         with self.store.write() as db:
             db.execute(q.UNSEND_STALE_JOBS, {"before": before})
 

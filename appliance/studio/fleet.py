@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -74,7 +74,7 @@ def add_worker(store: Store, name: str, by: str) -> str:
     check_name(name)
     token = f"dmw_{secrets.token_urlsafe(32)}"
     with store.write(durable=True) as db:
-        if db.execute("SELECT 1 FROM worker_tokens WHERE name = :name", {"name": name}).fetchone():
+        if db.execute(q.WORKER_TOKEN_NAMED, {"name": name}).fetchone():
             raise Conflict(f"A worker named {name} exists already; remove it first to give it a new token.")
         db.execute(q.INSERT_WORKER_TOKEN, {"name": name, "sha256": _digest(token), "by": by, "now": now()})
     log.info("GPU worker %s added by %s", name, by)
@@ -86,8 +86,7 @@ def remove_worker(store: Store, name: str) -> None:
     with store.write(durable=True) as db:
         if not db.execute(q.DELETE_WORKER_TOKEN, {"name": name}).rowcount:
             raise NotFound(f"No worker is named {name}.")
-        for row in list(db.execute("SELECT id, attempts FROM jobs WHERE worker_id = :id AND status = 'running'",
-                                   {"id": name})):
+        for row in list(db.execute(q.RUNNING_JOBS_OF_WORKER, {"id": name})):
             db.execute(q.REQUEUE_SILENT_JOB, {"id": row[0], "attempt": row[1]})
         db.execute(q.DELETE_REMOTE_WORKER, {"id": name})
     log.info("GPU worker %s removed", name)
@@ -127,7 +126,7 @@ def heartbeat(store: Store, name: str, facts: dict) -> None:
 
 def workers(store: Store) -> list[dict]:
     """Every worker the shop has heard of, with how long it has been silent and its job."""
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     rows = store.query(q.ALL_WORKERS)
     for row in rows:
         row["silent_seconds"] = (moment - datetime.fromisoformat(row["heartbeat_at"])).total_seconds()
@@ -136,7 +135,7 @@ def workers(store: Store) -> list[dict]:
 
 def live_capacity(store: Store, silent_seconds: float) -> tuple[int, int]:
     """(live remote workers, of them idle)."""
-    since = (datetime.now(timezone.utc) - timedelta(seconds=silent_seconds)).isoformat()
+    since = (datetime.now(UTC) - timedelta(seconds=silent_seconds)).isoformat()
     rows = store.query(q.LIVE_REMOTE_WORKERS, {"since": since})
     return len(rows), sum(1 for row in rows if not row["running"])
 
@@ -147,7 +146,7 @@ def claim(store: Store, name: str, job_id: str) -> SentJob:
     """Give `name` the job it was sent, as a new attempt. A job already ended, cancelled or
     drawn by another live worker is refused (Conflict): the message was a duplicate."""
     with store.write() as db:
-        row = db.execute("SELECT status, worker_id, attempts FROM jobs WHERE id = :id", {"id": job_id}).fetchone()
+        row = db.execute(q.JOB_HOLDER, {"id": job_id}).fetchone()
         if row is None:
             raise NotFound("No such job.")
         status, worker_id, attempts = row
@@ -299,7 +298,7 @@ def _metal_check(picture: Image.Image, spec: Spec):
 def sweep(store: Store, silent_seconds: float, max_attempts: int) -> tuple[list[str], list[str]]:
     """Jobs whose worker fell silent go back to the queue (to be sent again), or fail after
     `max_attempts` (they may be what keeps killing workers). Returns (requeued, failed)."""
-    before = (datetime.now(timezone.utc) - timedelta(seconds=silent_seconds)).isoformat()
+    before = (datetime.now(UTC) - timedelta(seconds=silent_seconds)).isoformat()
     requeued, failed = [], []
     with store.write() as db:
         for job_id, attempts, cancel, worker_id in list(db.execute(q.SILENT_RUNNING_JOBS, {"before": before})):

@@ -43,6 +43,7 @@ class Job:
     preview_path: str | None = None
     strength: str | None = None       # a "more like this" round: little | more | very
     worker_id: str | None = None      # the worker drawing it (a remote worker's name)
+    dispatched_at: str | None = None  # sent to the GPU workers through Celery (dispatcher = "celery")
 
     @property
     def open(self) -> bool:

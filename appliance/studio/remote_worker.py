@@ -16,8 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from PIL import Image
 
@@ -161,9 +161,9 @@ class RemoteWorker:
     """Draws the jobs it is given, each as the shop's current attempt."""
 
     def __init__(self, client: ShopClient, generator: Generator, *, new_request, generator_reason: str = "",
-                 image_size: int = 0, model: str = "", fleet_path: str = PATH):
+                 image_size: int = 0, model: str = "", gpu: str = "", fleet_path: str = PATH):
         self.client, self.generator, self.new_request = client, generator, new_request
-        self.generator_reason, self.image_size, self.model = generator_reason, image_size, model
+        self.generator_reason, self.image_size, self.model, self.gpu = generator_reason, image_size, model, gpu
         self.path = fleet_path.rstrip("/")
         self.name: str | None = None
         self.fatal: BaseException | None = None
@@ -174,7 +174,7 @@ class RemoteWorker:
 
     def facts(self) -> dict:
         return {"generator": self.generator.name, "reason": self.generator_reason, "box": platform.node(),
-                "gpu": _gpu_name(), "model": self.model}
+                "gpu": self.gpu, "model": self.model}
 
     def announce(self) -> str:
         """Tell the shop this worker is here (its token names it); returns its name."""
@@ -233,7 +233,7 @@ class RemoteWorker:
             init_image=init, mask=mask, strength=sent["strength"], width=size, height=size,
             init_kind=sent["init_kind"])
         progress = RemoteProgress(lambda fraction, jpeg: self._post_progress(base, fraction, jpeg))
-        cancelled = lambda: progress.cancelled or progress.over or revoked()  # noqa: E731
+        cancelled = lambda: progress.cancelled or progress.over or revoked()
         try:
             result = self.generator.generate(request, on_progress=progress.update, is_cancelled=cancelled)
         except DeviceLost as exc:
@@ -282,18 +282,6 @@ def _image(data: bytes) -> Image.Image:
     picture = Image.open(io.BytesIO(data))
     picture.load()
     return picture
-
-
-def _gpu_name() -> str:
-    """The card this worker draws on, when torch is installed and sees one."""
-    try:
-        import importlib.util
-        if importlib.util.find_spec("torch") is None:
-            return "no GPU (CPU)"
-        import torch
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU)"
-    except Exception:
-        return "unknown"
 
 
 def _multipart(fields: dict, files: dict) -> tuple[bytes, str]:

@@ -23,6 +23,7 @@ from pipelines.prompts import caption
 from tests.browser.test_order_loop import watch
 from tests.conftest import STAFF_PASSWORD
 from tests.http.test_styles_page import safetensors_bytes
+from tests.http.test_workers_page import seed_fleet
 from tests.live import LiveServer, wait_for_job_over_http
 from tests.unit.test_styles import photo
 
@@ -50,7 +51,8 @@ PARAM_PAGES = {"/d/{design_id}": "/d/{design_id}", "/d/{design_id}/compare": "/d
 # GET routes that answer no page: files, pictures, fragments, CSV, the branding stylesheet.
 NOT_PAGES = re.compile(r"\.(png|jpg|csv|css)$|/attachments/|/gallery$|/inbox-rows$|/branding/|^/healthz$"
                        r"|^/openapi.json$|^/staff/openapi.json$|/api/"
-                       r"|^/staff/styles/\{style_id\}/(photos/|samples/|progress$)")
+                       r"|^/staff/styles/\{style_id\}/(photos/|samples/|progress$)"
+                       r"|^/staff/workers/live$|^/staff/internal/")
 
 
 def all_routes(routes):
@@ -246,6 +248,32 @@ def test_the_our_styles_pages_pass_axe_and_fit_the_screen(shop, browser, jeweler
     failures = check_pages(page, pages, size)
     context.close()
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_workers_page_passes_axe_and_fits_the_screen(shop, browser, jeweler, store, settings, running_worker,
+                                                        size):
+    """Workers alone, with GPU workers drawing, silent and never connected, this box's
+    worker, and rounds waiting and being drawn; and its 3 s refresh swaps in cleanly."""
+    running_worker.stop()                       # the rounds seeded here stay waiting
+    seeded = seed_fleet(store, settings)
+    context = browser.new_context(viewport=VIEWPORTS[size], bypass_csp=True)
+    page = context.new_page()
+    problems: list[str] = []
+    watch(page, problems)
+    log_in(page, shop["staff"], jeweler)
+    failures = check_pages(page, {"/staff/workers": shop["staff"] + "/staff/workers"}, size)
+    expect(page.locator(f"#waiting-{seeded['waiting'][0][:6]}")).to_contain_text("1 (next)")
+    expect(page.locator("#worker-gpu-3-state")).to_contain_text("Not answering")
+    with page.expect_response(lambda r: r.url.endswith("/staff/workers/live"), timeout=10_000) as polled:
+        pass
+    assert polled.value.status == 200
+    page.wait_for_load_state("networkidle")
+    failures += [f"/staff/workers at {size} after a refresh: {p}" for p in axe_problems(page) + layout_problems(page)]
+    expect(page.locator("#worker-gpu-1-state")).to_contain_text("Drawing job")
+    context.close()
+    assert not failures, "\n".join(failures)
+    assert not [p for p in problems if not p.startswith("Failed to load resource")], problems
 
 
 def tab_to(page, predicate_js: str, limit: int = 60) -> int:
