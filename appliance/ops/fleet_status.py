@@ -14,7 +14,7 @@ from appliance.config import Settings
 from appliance.ops.health import WORKER_SILENT_SECONDS as LOCAL_SILENT_SECONDS
 from appliance.storage import store as q
 from appliance.storage.store import Store
-from appliance.studio import fleet
+from appliance.studio import fleet, jobs
 
 SHOWN = 6          # an id's characters shown (designs.shown): enough to follow, too few to use
 
@@ -140,23 +140,6 @@ class Fleet:
         }
 
 
-def serving_order(rows: list[dict]) -> list[dict]:
-    """Waiting jobs in the order they will be served: designs never served first, then the
-    least recently served, then the oldest job, a design served going to the back (the
-    replay of jobs.position, for the whole queue at once)."""
-    waiting = list(rows)
-    served = {row["design_id"]: row["served_at"] for row in waiting}
-    order, turn = [], 0
-    while waiting:
-        nxt = min(waiting, key=lambda r: (served[r["design_id"]] is not None, served[r["design_id"]] or "",
-                                          r["created_at"]))
-        waiting.remove(nxt)
-        turn += 1
-        served[nxt["design_id"]] = f"~{turn:09d}"         # after every real time: back of the line
-        order.append(nxt)
-    return order
-
-
 def _shown_workers(settings: Settings, store: Store, rows: list[dict], running: dict[str, dict]) -> list[Worker]:
     # Each start of the shop's own worker is a new row: the newest is this box's worker;
     # older ones are shown only while a job is still theirs. Under Celery the shop's own
@@ -192,7 +175,7 @@ def snapshot(settings: Settings, store: Store) -> Fleet:
     workers = _shown_workers(settings, store, rows, running)
     names = fleet.worker_names(store)
     heard = {row["id"] for row in rows}
-    waiting = serving_order(store.query(q.WAITING_JOBS_FOR_STAFF))
+    waiting = jobs.serving_order(store.query(q.WAITING_JOBS_FOR_STAFF))
     return Fleet(
         dispatcher=settings.dispatcher, workers=workers, registered=len(names),
         never_connected=[dict(row) for row in names if row["name"] not in heard],

@@ -246,7 +246,7 @@ UPDATE jobs SET status = 'failed', error = :error, finished_at = :now WHERE id =
 # Every waiting job with when its design was last served: the queue as the worker will
 # take it (NEXT_QUEUED_JOB's order), replayed in jobs.position.
 QUEUED_WITH_SERVICE = """
-SELECT j.id, j.design_id, j.created_at,
+SELECT j.id, j.design_id, j.created_at, j.dispatched_at,
        (SELECT MAX(k.started_at) FROM jobs AS k WHERE k.design_id = j.design_id) AS served_at
 FROM jobs AS j WHERE j.status = 'queued'
 """

@@ -150,25 +150,32 @@ def latest_job(store: Store, design_id: str) -> Job | None:
     return _job(row) if row else None
 
 
-def position(store: Store, job: Job) -> int | None:
-    """How many jobs the worker will draw before a queued job (0 = next); None once it has
-    started. The worker takes designs never served first, then the least recently served,
-    then the oldest job, and a design it serves goes to the back: this replays that."""
-    if job.status != "queued":
-        return None
-    waiting = store.query(q.QUEUED_WITH_SERVICE)
+def serving_order(rows: list[dict]) -> list[dict]:
+    """Waiting jobs (rows with id, design_id, created_at, dispatched_at and served_at, the
+    design's last start) in the order they will be drawn. Jobs already sent to the GPU
+    workers through Celery (dispatcher = "celery") come first, in the order they were sent;
+    then the worker takes designs never served first, then the least recently served, then
+    the oldest job, and a design it serves goes to the back: this replays that."""
+    sent = sorted((row for row in rows if row.get("dispatched_at")), key=lambda r: r["dispatched_at"])
+    waiting = [row for row in rows if not row.get("dispatched_at")]
     served = {row["design_id"]: row["served_at"] for row in waiting}
-    ahead, turn = 0, 0
+    order, turn = sent, 0
     while waiting:
         nxt = min(waiting, key=lambda r: (served[r["design_id"]] is not None, served[r["design_id"]] or "",
                                           r["created_at"]))
-        if nxt["id"] == job.id:
-            return ahead
         waiting.remove(nxt)
         turn += 1
         served[nxt["design_id"]] = f"~{turn:09d}"        # after every real time: back of the line
-        ahead += 1
-    return ahead
+        order.append(nxt)
+    return order
+
+
+def position(store: Store, job: Job) -> int | None:
+    """How many jobs will be drawn before a queued job (0 = next); None once it has started."""
+    if job.status != "queued":
+        return None
+    order = serving_order(store.query(q.QUEUED_WITH_SERVICE))
+    return next((ahead for ahead, row in enumerate(order) if row["id"] == job.id), len(order))
 
 
 def queue_length(store: Store) -> int:

@@ -54,6 +54,8 @@ def test_it_sends_one_job_per_free_worker_plus_one_in_the_queues_order(broker, s
     assert sender.send() == 2                     # two free workers, one already waiting
     assert messages(broker) == ids[:3]
     assert sender.send() == 0
+    # A customer's place in line counts what was sent first.
+    assert [jobs.position(shop_store, jobs.get_job(shop_store, i)) for i in ids] == [0, 1, 2, 3, 4]
     # gpu-1 takes the first; two are waiting for one free worker: nothing more is sent.
     fleet.claim(shop_store, "gpu-1", ids[0])
     assert sender.send() == 0
