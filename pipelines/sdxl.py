@@ -170,13 +170,20 @@ class SDXLGenerator(Generator):
         by_kind = {spec.kind: spec for spec in manifest.values()}
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = self.fast.torch_dtype if self.fast else (torch.float16 if device == "cuda" else torch.float32)
-        base_dir = self.models.folder(by_kind["base"])
-        variant = "fp16" if any(base_dir.rglob("*.fp16.safetensors")) else None
         components = {}
         if "vae" in by_kind:
             # The fp16-fixed VAE decodes in half precision without NaNs.
             components["vae"] = AutoencoderKL.from_pretrained(self.models.folder(by_kind["vae"]), dtype=dtype)
-        pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=dtype, variant=variant, **components)
+        checkpoint = self.models.checkpoint(by_kind["base"])
+        if checkpoint is not None:
+            # One file in Stability's original layout, its architecture read from the config
+            # folder installed beside it: nothing is looked up on the hub.
+            pipe = StableDiffusionXLPipeline.from_single_file(str(checkpoint.file), config=str(checkpoint.config),
+                                                              local_files_only=True, dtype=dtype, **components)
+        else:
+            base_dir = self.models.folder(by_kind["base"])
+            variant = "fp16" if any(base_dir.rglob("*.fp16.safetensors")) else None
+            pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=dtype, variant=variant, **components)
         pipe.set_progress_bar_config(disable=True)
 
         speed_spec = by_kind.get("speed_lora")

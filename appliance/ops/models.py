@@ -8,12 +8,20 @@ LoRAs a store can pull. Installed files live in <data>/models/<folder>/;
 imported, and the store's style LoRAs: each with its trigger words, weight, whether it
 is on, where it came from, and which one (if any) is the default that customer rounds
 are drawn with. Nothing here downloads at request time: only `diamra models pull`.
+
+The base model is installed either as the manifest's diffusers folder (pulled or
+imported; "format": "diffusers" in the lock) or as one single-file SDXL checkpoint
+(imported; "format": "single_file"), kept in its folder as checkpoint.safetensors beside
+config/, the diffusers config folder that describes its architecture (SDXL base's own,
+shipped in models/, unless the import names another). Installing one kind removes every
+file of the other.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import glob
 import json
 import os
 import re
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from appliance.ops import checkpoints
 from appliance.ops import hub as model_hub
 from appliance.ops.hub import readable_size, sha256_of  # noqa: F401 -- the manager's public names
 
@@ -32,6 +41,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # The generator's adapter name for the speed LoRA; a style may not take it.
 SPEED_ADAPTER = "speed"
 STYLE_SOURCES = ("imported", "trained")
+# A single-file base model's files inside its folder.
+CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT_CONFIG = "config"
 
 
 _EDITING = threading.local()
@@ -88,6 +100,14 @@ class StyleLora:
     enabled: bool = True      # loaded by the generator, ready to be the default
     default: bool = False     # the style customer rounds are drawn with
     source: str = "imported"  # imported | trained | manifest:<model name>
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A base model installed as one single-file checkpoint: the file, and the diffusers
+    config folder that describes its architecture."""
+    file: Path
+    config: Path
 
 
 @dataclass
@@ -251,6 +271,12 @@ class ModelStore:
                 continue              # a public style the store has not pulled: nothing is missing
             entry = lock.get("models", {}).get(spec.name, {})
             recorded, renamed = entry.get("files", {}), entry.get("installed_as", {})
+            if entry.get("format") == "single_file":
+                # The manifest's files are not there: the checkpoint and its configs are,
+                # checked against the hashes recorded when they were imported.
+                checks += [_check_recorded(spec.name, rel, self.folder(spec) / rel, digest)
+                           for rel, digest in recorded.items()]
+                continue
             for rel, pinned in spec.files.items():
                 # A folder imported without the fp16 variant files holds the plain ones,
                 # checked against the hashes recorded when they were imported.
@@ -293,7 +319,7 @@ class ModelStore:
                 raise ModelError(f"{spec.name}: {rel} has sha256 {digest}, but the manifest pins {pinned}; "
                                  "the file was removed.")
             files[installed] = digest
-        entry = {"repo": spec.repo, "revision": revision, "source": source, "files": files,
+        entry = {"repo": spec.repo, "revision": revision, "source": source, "format": "diffusers", "files": files,
                  "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         renamed = {rel: installed for rel, installed in installed_as.items() if rel != installed}
         if renamed:
@@ -301,16 +327,24 @@ class ModelStore:
         lock.setdefault("models", {})[spec.name] = entry
         self._save_lock(lock)
 
-    def import_model(self, name: str, source: Path) -> ModelSpec:
+    def import_model(self, name: str, source: Path, *, config: Path | None = None) -> ModelSpec:
         """Install a manifest model from a local folder (or a single file for one-file
         models), recording each file's hash. A diffusers folder saved without the fp16
         variant files the manifest names is installed with its plain weight files (the
-        generator then loads them without the variant), and the lock records which."""
+        generator then loads them without the variant), and the lock records which. The
+        base model may also come as one single-file SDXL checkpoint (.safetensors in the
+        original layout), described by `config` (a diffusers config folder) or else by the
+        manifest's `single_file_config` (SDXL base's configs, shipped in models/)."""
         manifest = self.manifest()
         if name not in manifest:
             raise ModelError(f"The manifest has no model {name!r} (it has {', '.join(manifest)}).")
         spec = manifest[name]
         source = Path(source)
+        if source.is_file() and spec.kind == "base":
+            return self._import_checkpoint(spec, source, config)
+        if config is not None:
+            raise ModelError(f"A config folder ({config}) is only for a single-file checkpoint of the base model; "
+                             f"{source} is not one (a diffusers folder carries its own configs).")
         if source.is_file():
             if len(spec.files) != 1:
                 raise ModelError(f"{name} has {len(spec.files)} files; import its folder, not one file.")
@@ -334,7 +368,60 @@ class ModelStore:
                 if stale != target:
                     stale.unlink(missing_ok=True)
         self._record(spec, "imported", str(source), installed_as)
+        self._remove_checkpoint(spec)
         return spec
+
+    def checkpoint(self, spec: ModelSpec) -> Checkpoint | None:
+        """The single-file checkpoint `spec` is installed as, or None when it is installed
+        as a diffusers folder (or not at all)."""
+        entry = self.lock().get("models", {}).get(spec.name, {})
+        if entry.get("format") != "single_file":
+            return None
+        folder = self.folder(spec)
+        return Checkpoint(folder / entry.get("checkpoint", CHECKPOINT), folder / CHECKPOINT_CONFIG)
+
+    def _import_checkpoint(self, spec: ModelSpec, source: Path, config: Path | None) -> ModelSpec:
+        """Install one single-file SDXL checkpoint as the base model, with the config folder
+        that describes it; refused, naming what it is, unless it is an SDXL base checkpoint
+        matching that config."""
+        if config is None:
+            shipped = spec.options.get("single_file_config")
+            if not shipped:
+                raise ModelError(f"{source} is a single file; importing it as {spec.name} needs a config folder "
+                                 f"(--config DIR, the diffusers configs of its architecture): the manifest "
+                                 f"{self.manifest_path} names none for {spec.name} (single_file_config).")
+            config = self.manifest_path.parent / str(shipped)
+        folder = self.folder(spec)
+        try:
+            files = checkpoints.install(source, Path(config), folder, CHECKPOINT, CHECKPOINT_CONFIG)
+        except checkpoints.CheckpointError as exc:
+            raise ModelError(str(exc)) from exc
+        self._record_checkpoint(spec, source, Path(config), files)
+        # Only now that the lock names the checkpoint: the diffusers files it replaces.
+        for rel in spec.files:
+            for name in {rel, plain_name(rel)}:
+                (folder / name).unlink(missing_ok=True)
+                for partial_download in (folder / name).parent.glob(f"{glob.escape(Path(name).name)}.*.part"):
+                    partial_download.unlink()
+        _remove_empty_folders(folder)
+        return spec
+
+    @_serialised
+    def _record_checkpoint(self, spec: ModelSpec, source: Path, config: Path, files: dict[str, str]) -> None:
+        lock = self.lock()
+        # "repo" names what the base is; a single-file checkpoint is no hub repository, its file name says it.
+        lock.setdefault("models", {})[spec.name] = {
+            "repo": source.name, "revision": "imported", "source": str(source), "format": "single_file",
+            "checkpoint": CHECKPOINT, "config": str(config), "files": files,
+            "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self._save_lock(lock)
+
+    def _remove_checkpoint(self, spec: ModelSpec) -> None:
+        """A single-file checkpoint (and its configs) left in a folder the lock now records
+        as a diffusers install."""
+        folder = self.folder(spec)
+        (folder / CHECKPOINT).unlink(missing_ok=True)
+        shutil.rmtree(folder / CHECKPOINT_CONFIG, ignore_errors=True)
 
     def pull(self, name: str, *, endpoint: str | None = None, progress=None, planned=None) -> ModelSpec:
         """Download a manifest model from its hub repository at its revision (the store's
@@ -361,6 +448,7 @@ class ModelStore:
         except model_hub.HubError as exc:
             raise ModelError(str(exc)) from exc
         self._record(spec, spec.revision, f"hub:{spec.repo}")
+        self._remove_checkpoint(spec)
         if spec.kind == "style_lora":
             self.import_style(name, self.folder(spec) / next(iter(spec.files)), str(spec.options.get("trigger", "")),
                               float(spec.options.get("weight", 1.0)),
@@ -428,6 +516,20 @@ def _folder_sources(spec: ModelSpec, source: Path) -> tuple[dict[str, Path], dic
     if absent:
         raise ModelError(f"{source} lacks {', '.join(absent[:5])}{' …' if len(absent) > 5 else ''}.")
     return sources, installed_as
+
+
+def _check_recorded(model: str, rel: str, path: Path, digest: str) -> FileCheck:
+    if not path.exists():
+        return FileCheck(model, rel, "missing", f"not installed at {path}")
+    if (actual := sha256_of(path)) != digest:
+        return FileCheck(model, rel, "wrong", f"sha256 {actual[:12]}… expected {digest[:12]}…")
+    return FileCheck(model, rel, "ok")
+
+
+def _remove_empty_folders(folder: Path) -> None:
+    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(path.iterdir()):
+            path.rmdir()
 
 
 def _style(name: str, entry: dict, lock: dict) -> StyleLora:

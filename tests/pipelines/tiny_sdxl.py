@@ -12,8 +12,10 @@ TOKENIZER = Path(__file__).resolve().parents[1] / "fixtures" / "clip-tokenizer"
 SIZE = 64          # pixels: UNet sample 32 x VAE scale factor 2
 
 
-def build(folder: Path, seed: int = 0) -> Path:
-    """Write a tiny SDXL pipeline folder (model_index.json and components) to `folder`."""
+def build(folder: Path, seed: int = 0, second_encoder_width: int = 32) -> Path:
+    """Write a tiny SDXL pipeline folder (model_index.json and components) to `folder`.
+    `second_encoder_width` sets the second text encoder's width apart from the first's,
+    as in SDXL (768 and 1280): diffusers' single-file loader tells the two apart by it."""
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -24,7 +26,7 @@ def build(folder: Path, seed: int = 0) -> Path:
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
         addition_time_embed_dim=8, transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64, norm_num_groups=1,
+        cross_attention_dim=32 + second_encoder_width, norm_num_groups=1,
     )
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, steps_offset=1,
                                        beta_schedule="scaled_linear", timestep_spacing="leading")
@@ -34,8 +36,10 @@ def build(folder: Path, seed: int = 0) -> Path:
     config = CLIPTextConfig(bos_token_id=512, eos_token_id=513, pad_token_id=513, hidden_size=32, intermediate_size=37,
                             layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=5, vocab_size=1000,
                             hidden_act="gelu", projection_dim=32)
+    second = config if second_encoder_width == config.hidden_size else \
+        CLIPTextConfig(**{**config.to_dict(), "hidden_size": second_encoder_width})
     pipe = StableDiffusionXLPipeline(
-        vae=vae, text_encoder=CLIPTextModel(config), text_encoder_2=CLIPTextModelWithProjection(config),
+        vae=vae, text_encoder=CLIPTextModel(config), text_encoder_2=CLIPTextModelWithProjection(second),
         tokenizer=CLIPTokenizer.from_pretrained(TOKENIZER), tokenizer_2=CLIPTokenizer.from_pretrained(TOKENIZER),
         unet=unet, scheduler=scheduler,
     )

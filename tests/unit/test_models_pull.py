@@ -1,11 +1,17 @@
 """`diamra models pull` against a local stand-in of the Hugging Face hub: a real HTTP server
 on a loopback port that answers `/{repo}/resolve/{revision}/{path}` with the headers
-huggingface_hub reads, and can misbehave (missing repo, gated repo, wrong bytes, a
-connection cut halfway, a file too big for the disk). Nothing here reaches the internet."""
+huggingface_hub reads, and can misbehave (missing repo, gated repo, missing revision,
+wrong bytes, a connection cut halfway, a file too big for the disk, a disk that fills up
+during the download). Nothing here reaches the internet."""
 
 import hashlib
+import json
+import os
 import re
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +39,8 @@ class Hub:
         self.refuse: dict[str, int] = {}        # repo -> 404 (missing) or 401 (gated)
         self.claimed_size: int | None = None    # a size to claim instead of the real one
         self.cut_next_get: str | None = None    # a file whose next GET stops halfway, the connection dropped
+        self.cut_every_get: set[str] = set()    # files whose every GET stops there (a line that keeps dropping)
+        self.revisions: set[str] | None = None  # the revisions the hub has (None: whichever is asked for)
         self.fail_gets: dict[str, int] = {}     # file -> how many of its GETs after the cut answer 500
 
     def gets(self, with_range: bool | None = None) -> list[tuple[str, str, str | None]]:
@@ -71,6 +79,8 @@ def handler_for(hub: Hub):
                 return self.refuse_with(404, "RepoNotFound")
             if hub.refuse.get(repo) == 401:
                 return self.refuse_with(401, "GatedRepo")
+            if hub.revisions is not None and match["revision"] not in hub.revisions:
+                return self.refuse_with(404, "RevisionNotFound")
             if (repo, path) not in hub.files:
                 return self.refuse_with(404, "EntryNotFound")
             content = hub.files[(repo, path)]
@@ -99,7 +109,7 @@ def handler_for(hub: Hub):
             self.end_headers()
             if not body:
                 return
-            if hub.cut_next_get == path:
+            if hub.cut_next_get == path or path in hub.cut_every_get:
                 hub.cut_next_get = None
                 self.wfile.write(content[start:len(content) // 2])
                 self.wfile.flush()
@@ -277,3 +287,91 @@ def test_cli_pull_prints_the_licence_and_progress(models, hub, monkeypatch, caps
     (models.dir / "base" / UNET_PATH).unlink()
     assert cli.cmd_models(args) == 2
     assert "Models: tests/tiny-sdxl needs an account" in capsys.readouterr().err
+
+
+def test_revision_the_hub_does_not_have_is_named_and_nothing_is_downloaded(models, hub):
+    state, endpoint = hub
+    state.revisions = {"fedcba9876543210fedcba9876543210fedcba98"}
+    with pytest.raises(ModelError, match=f"^tests/tiny-sdxl has no revision {COMMIT}: check the revision of base "
+                                         "in the manifest"):
+        models.pull("base", endpoint=endpoint)
+    assert state.gets() == [] and not (models.dir / "base").exists()
+    assert "base" not in models.lock()["models"]
+
+
+def test_broken_connection_is_named_and_the_next_pull_resumes_from_what_arrived(models, hub, monkeypatch):
+    state, endpoint = hub
+    from huggingface_hub import constants
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 1024)      # as in the resume test above
+    # The line drops halfway through the file and on each of huggingface_hub's five retries in place (a second each).
+    state.cut_every_get.add(UNET_PATH)
+    with pytest.raises(ModelError, match=f"^The connection to the model hub broke while downloading "
+                                         f"tests/tiny-sdxl/{UNET_PATH}; pull again to resume where it stopped"):
+        models.pull("base", endpoint=endpoint)
+    assert len(state.gets()) > 2            # it did retry before giving up
+    partial = next(models.dir.rglob("*.part"))
+    assert partial.stat().st_size == len(UNET) // 2
+    assert not (models.dir / "base" / UNET_PATH).exists() and "base" not in models.lock()["models"]
+    state.cut_every_get.clear()
+    state.requests.clear()
+    models.pull("base", endpoint=endpoint)
+    assert state.gets(with_range=True) == [("GET", f"/tests/tiny-sdxl/resolve/{COMMIT}/{UNET_PATH}",
+                                            f"bytes={len(UNET) // 2}-")]
+    assert [c.status for c in models.verify()] == ["ok", "ok"]
+
+
+# Run in a child process whose data folder is a 64 KB tmpfs of its own: another writer fills
+# that disk as soon as the UNet's download begins, the pull fails, the writer's file is
+# deleted and the pull runs again.
+FULL_DISK_PULL = """
+import json, os, shutil, sys
+from pathlib import Path
+sys.path.insert(0, os.environ["ROOT"])
+from appliance.ops.models import ModelError, ModelStore
+
+disk = Path(os.environ["DISK"])
+store = ModelStore(disk / "models", Path(os.environ["MANIFEST"]))
+filler = disk / "someone-elses-file"
+
+def progress(rel, done, total):
+    if rel.startswith("unet/") and not filler.exists():
+        filler.write_bytes(b"x" * (shutil.disk_usage(disk).free - 4096))    # one page left
+
+report = {}
+try:
+    store.pull("base", endpoint=os.environ["ENDPOINT"], progress=progress)
+except ModelError as exc:
+    report["error"] = str(exc)
+report["left"] = {str(p.relative_to(disk)): p.stat().st_size for p in disk.rglob("*") if p.is_file()}
+report["lock"] = sorted(store.lock()["models"])
+filler.unlink()
+store.pull("base", endpoint=os.environ["ENDPOINT"])
+report["verified"] = [check.status for check in store.verify()]
+print(json.dumps(report))
+"""
+
+
+def test_disk_that_fills_up_mid_download_is_named_and_the_next_pull_resumes(models, hub, tmp_path):
+    state, endpoint = hub
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+             'mount -t tmpfs -o size=64k diamra-test "$DISK" && exec "$@"', "sh"]
+    probe = subprocess.run(mount + ["true"], env={**os.environ, "DISK": str(disk)}, capture_output=True, text=True) \
+        if shutil.which("unshare") else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("no small filesystem of its own can be mounted here (unshare --user --mount): "
+                    + (probe.stderr.strip() if probe else "unshare is not installed"))
+    env = {**os.environ, "DISK": str(disk), "ROOT": str(Path(__file__).resolve().parents[2]),
+           "MANIFEST": str(models.manifest_path), "ENDPOINT": endpoint}
+    child = subprocess.run(mount + [sys.executable, "-c", FULL_DISK_PULL], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert re.match(rf"^The disk filled up while downloading tests/tiny-sdxl/{UNET_PATH} into {disk}/models/base; "
+                    r"free some space and pull again \(it resumes where it stopped\)\.$", report["error"])
+    partial = [size for name, size in report["left"].items() if name.startswith("models/base/unet/")]
+    assert len(partial) == 1 and 0 < partial[0] < len(UNET)      # what fitted is kept, as a .part file
+    assert f"models/base/{UNET_PATH}" not in report["left"] and report["lock"] == []
+    assert report["verified"] == ["ok", "ok"]
+    assert [r[2] for r in state.gets(with_range=True)] == [f"bytes={partial[0]}-"]
