@@ -80,6 +80,7 @@ class StyleTrainer:
         if "base" not in by_kind:
             raise TrainingError("The model manifest names no base model to train on.")
         base_dir = self.models.folder(by_kind["base"])
+        checkpoint = self.models.checkpoint(by_kind["base"])        # a single-file base, or None
         vae_dir = self.models.folder(by_kind["vae"]) if "vae" in by_kind else None
         self.generator.load()
         if not hooks.has_samples(0) and not hooks.should_yield():
@@ -93,8 +94,12 @@ class StyleTrainer:
                 self._sample(job, hooks, step, unet)
 
         for attempt in (1, 2):
-            trainer = LoraTrainer.from_folder(base_dir, job.work_dir, self.config_for(style.steps), vae_dir=vae_dir,
-                                              device=self.device)
+            if checkpoint is not None:
+                trainer = LoraTrainer.from_checkpoint(checkpoint.file, checkpoint.config, job.work_dir,
+                                                      self.config_for(style.steps), vae_dir=vae_dir, device=self.device)
+            else:
+                trainer = LoraTrainer.from_folder(base_dir, job.work_dir, self.config_for(style.steps),
+                                                  vae_dir=vae_dir, device=self.device)
             try:
                 outcome = trainer.train(photos, on_progress=hooks.progress, should_yield=hooks.should_yield,
                                         on_checkpoint=at_checkpoint)

@@ -36,6 +36,7 @@ from pipelines.training_data import (
     TrainingPhoto,
     cache_examples,
     cache_key,
+    load_checkpoint_encoders,
     load_encoders,
 )
 
@@ -136,6 +137,25 @@ class LoraTrainer:
         return cls(job_dir, config, load_unet=unet, load_encoders=lambda: load_encoders(base_dir, vae_dir, device),
                    scheduler_config=scheduler.config, device=device)
 
+    @classmethod
+    def from_checkpoint(cls, file: Path, config_dir: Path, job_dir: Path, config: TrainingConfig, *,
+                        vae_dir: Path | None = None, device: str | None = None) -> "LoraTrainer":
+        """A trainer for a base installed as one original-layout checkpoint, its architecture
+        read from the config folder installed beside it (offline, as the generator loads it)."""
+        import torch
+        from diffusers import DDPMScheduler, UNet2DConditionModel
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+        def unet(dtype):
+            return UNet2DConditionModel.from_single_file(str(file), config=str(config_dir), subfolder="unet",
+                                                         local_files_only=True, dtype=dtype)
+
+        scheduler = DDPMScheduler.from_pretrained(config_dir, subfolder="scheduler")
+        return cls(job_dir, config, load_unet=unet,
+                   load_encoders=lambda: load_checkpoint_encoders(file, config_dir, vae_dir, device),
+                   scheduler_config=scheduler.config, device=device)
+
     # ------------------------------------------------------------------ one job
 
     def train(self, photos: list[TrainingPhoto], on_progress: Callable[[int, float], None] | None = None,
@@ -180,6 +200,9 @@ class LoraTrainer:
         unet = self.load_unet(weight_dtype)
         unet.requires_grad_(False)
         unet.to(device, dtype=weight_dtype)
+        # The LoRA's first weights from the job's seed alone, however the base was loaded
+        # (a single-file load draws random numbers for the layers it then overwrites).
+        set_seed(config.seed)
         unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=config.alpha or config.rank,
                                     init_lora_weights="gaussian", target_modules=list(TARGET_MODULES)),
                          adapter_name=ADAPTER)

@@ -141,6 +141,24 @@ def load_encoders(base_dir: Path, vae_dir: Path | None = None, device: str = "cp
     return Encoders(vae, tokenizers, text_encoders, device)
 
 
+def load_checkpoint_encoders(file: Path, config_dir: Path, vae_dir: Path | None = None,
+                             device: str = "cpu") -> Encoders:
+    """The VAE (the separate fp16-fixed one when given), tokenizers and both text encoders
+    of a single-file base, in float32; its UNet is not loaded."""
+    import torch
+    from diffusers import AutoencoderKL, StableDiffusionXLPipeline
+
+    parts = {"unet": None}
+    if vae_dir is not None:
+        parts["vae"] = AutoencoderKL.from_pretrained(vae_dir, dtype=torch.float32)
+    pipe = StableDiffusionXLPipeline.from_single_file(str(file), config=str(config_dir), local_files_only=True,
+                                                      dtype=torch.float32, **parts)
+    text_encoders = (pipe.text_encoder, pipe.text_encoder_2)
+    for model in (pipe.vae, *text_encoders):
+        model.requires_grad_(False).eval().to(device)
+    return Encoders(pipe.vae, (pipe.tokenizer, pipe.tokenizer_2), text_encoders, device)
+
+
 def cache_key(photo: TrainingPhoto, resolution: int, center_crop: bool, seed: int) -> str:
     """Names one photo's cached example: its bytes, caption and how it was cropped."""
     digest = hashlib.sha256()
