@@ -34,7 +34,8 @@ def cmd_worker_add(settings: Settings, store, name: str, token_file: str | None)
         print(f"GPU worker {name} added. Its token, shown this once:\n\n  {token}\n")
     print("On the worker box, put the token in a file only root can read, then:\n"
           f"  sudo ./install.sh production --gpu-worker --shop http://THIS-SHOP:{settings.staff_port} "
-          "--token-file FILE")
+          "--broker-url REDIS-URL --token-file FILE\n"
+          "REDIS-URL is broker_url in this shop's settings (it holds Redis's password: keep it like the token).")
     if settings.dispatcher != "celery":
         print("This shop still claims jobs itself (dispatcher = \"sqlite\"): set dispatcher = \"celery\" and "
               "broker_url in its settings (./install.sh production --dispatcher celery does both).")
