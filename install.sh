@@ -456,7 +456,8 @@ shop_redis() {
     echo "# Written by Diamra's installer (./install.sh production --dispatcher celery) on every run;"
     echo "# included at the end of /etc/redis/redis.conf, so these win. The shop and its GPU workers"
     echo "# reach Redis here; the password is in /etc/diamra/redis-password."
-    echo "bind 127.0.0.1${address:+ $address}"
+    # "-": Redis starts even when the LAN address is not up yet (or has changed).
+    echo "bind 127.0.0.1${address:+ -$address}"
     echo "port 6379"
     echo "protected-mode yes"
     echo "requirepass $password"
@@ -495,7 +496,8 @@ shop_redis() {
   set_setting "$toml" dispatcher celery
   current="$(setting "$toml" broker_url)"
   case "$current" in
-    ""|"redis://:$password@"*) set_setting "$toml" broker_url "redis://:$password@${address:-127.0.0.1}:6379/0" ;;
+    # The shop (and its own GPU worker) reach Redis on this box: an address change never cuts them off.
+    ""|"redis://:$password@"*) set_setting "$toml" broker_url "redis://:$password@127.0.0.1:6379/0" ;;
     *) say "broker_url in $toml is kept as it is (this box's Redis answers at ${address:-127.0.0.1}:6379)" ;;
   esac
 }
@@ -544,6 +546,9 @@ gpu_worker_box() {
   set_setting "$toml.new" shop_url "$shop_url"
   set_setting "$toml.new" broker_url "$broker_url"
   set_setting "$toml.new" worker_token_file /etc/diamra/worker-token
+  # A GPU box draws with SDXL or not at all: with `auto` a broken driver or model would
+  # quietly draw sketches among the other boxes' concepts.
+  [ "$sdxl" = 1 ] && set_setting "$toml.new" generator sdxl
   if ! DIAMRA_CONFIG="$toml.new" "$release/venv/bin/python" -c '
 import sys
 from appliance.config import SettingsError, load_settings

@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import platform
+import signal
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def cmd_worker_add(settings: Settings, store, name: str, token_file: str | None)
     if token_file:
         path = Path(token_file)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)             # a file that was there keeps no wider mode
         with os.fdopen(descriptor, "w") as handle:
             handle.write(token + "\n")
         print(f"GPU worker {name} added; its token is in {path} (readable by you alone).")
@@ -93,6 +95,7 @@ def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int
         RemoteWorker,
         ShopClient,
         ShopUnreachable,
+        TokenRefused,
     )
     from appliance.studio.worker import systemd_notify
     from pipelines.base import GenerationRequest
@@ -116,16 +119,28 @@ def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int
     systemd_notify("EXTEND_TIMEOUT_USEC=1800000000")
     generator.load()
     remote.announce()
-    remote.keep_announcing()
-    log.info("GPU worker %s ready with the %s generator (%s)", name, generator.name, reason)
+    log.info("GPU worker %s loaded the %s generator (%s)", name, generator.name, reason)
+
+    def stop_for_good(why: str) -> None:
+        # Removed on the shop: stop taking jobs (a warm shutdown; systemd leaves it stopped).
+        log.error("GPU worker %s stops: the shop refused its token (%s); diamra worker add gives a new one",
+                  name, why)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     app = dispatch.celery_app(settings.broker_url)
 
     @app.task(name=dispatch.TASK, bind=True)
     def draw(task, job_id: str) -> str:
+        from celery.exceptions import Reject
         from celery.worker import state
         try:
             return remote.draw(job_id, revoked=lambda: task.request.id in state.revoked)
+        except TokenRefused as exc:
+            stop_for_good(str(exc))
+            raise Reject(f"this worker's token was refused: {exc}", requeue=True) from None
+        except ShopUnreachable as exc:
+            # The job stays the shop's: the message goes back for a worker that reaches it.
+            raise Reject(str(exc), requeue=True) from None
         except BaseException:
             if remote.fatal is not None:
                 # The card is unusable: leave at once, the message unacknowledged; the shop
@@ -135,6 +150,10 @@ def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int
             raise
 
     def on_ready(**_):
+        # Alive to the shop only once Celery takes jobs: a box that cannot reach Redis (a
+        # wrong password, say) falls silent on the Workers page instead of looking free.
+        remote.keep_announcing(on_refused=stop_for_good)
+        log.info("GPU worker %s ready", name)
         systemd_notify("READY=1")
     from celery.signals import worker_ready
     worker_ready.connect(on_ready, weak=False)

@@ -59,7 +59,8 @@ def heartbeat(request: Request, facts: Facts, name: str = Depends(fleet_worker))
 @api.post("/jobs/{job_id}/claim")
 def claim(request: Request, job_id: str, name: str = Depends(fleet_worker)):
     _check_job_id(job_id)
-    return fleet.claim(store_of(request), name, job_id).as_dict()
+    dispatching = request.app.state.settings.dispatcher == "celery"
+    return fleet.claim(store_of(request), name, job_id, dispatching=dispatching).as_dict()
 
 
 @api.get("/jobs/{job_id}/attempts/{attempt}/inputs/{kind}")

@@ -58,6 +58,10 @@ def hours_words(training_hours: str) -> str:
 
 def training_place(request: Request) -> dict:
     """Whether a style can train on this appliance: the latest worker's generator, in words."""
+    if request.app.state.settings.dispatcher == "celery":
+        return {"ready": False, "words": "This shop's rounds are drawn by GPU workers through Celery "
+                                          "(dispatcher = celery), and styles do not train on them yet: a queued "
+                                          "style waits until the shop's own worker draws (dispatcher = sqlite)."}
     status = jobs.generator_status(store_of(request))
     if status is None:
         return {"ready": False, "words": "No generation worker has reported yet: a queued style waits until one "

@@ -65,7 +65,7 @@ class Dispatch:
     """The shop's side of `dispatcher = "celery"`: a thread in the web process."""
 
     def __init__(self, store: Store, broker_url: str, *, silent_seconds: float, max_attempts: int,
-                 tick_seconds: float = 0.2, resend_after_seconds: float = 600, app=None,
+                 tick_seconds: float = 0.2, resend_after_seconds: float = 120, app=None,
                  housekeeping=None, housekeeping_every_seconds: float = 3600):
         self.store, self.broker_url = store, broker_url
         self.silent_seconds, self.max_attempts = silent_seconds, max_attempts
@@ -77,7 +77,9 @@ class Dispatch:
         self._revoked: set[str] = set()
         # The data folder's retention sweep, which the shop's own worker runs when it draws.
         self.housekeeping, self.housekeeping_every_seconds = housekeeping, housekeeping_every_seconds
-        self._last = {"sweep": 0.0, "broker": 0.0, "housekeeping": float("-inf")}
+        # The first sweep a minute after the start, not on the start's path.
+        self._last = {"sweep": 0.0, "broker": 0.0,
+                      "housekeeping": time.monotonic() - housekeeping_every_seconds + min(60, housekeeping_every_seconds)}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = datetime.now(UTC).isoformat()
@@ -96,6 +98,10 @@ class Dispatch:
 
     def run_forever(self) -> None:
         log.info("dispatching jobs to GPU workers through %s", _redacted(self.broker_url))
+        # What Redis held before this start is unknown (it may have restarted too): send the
+        # waiting jobs again; a duplicate finds its job taken and is dropped.
+        with self.store.write() as db:
+            db.execute(q.UNSEND_WAITING_JOBS)
         try:
             while not self._stop.is_set():
                 try:
@@ -136,7 +142,8 @@ class Dispatch:
             return 0
         sent = 0
         for row in self.store.query(q.UNSENT_QUEUED_JOBS, {"limit": budget}):
-            dispatch_id = f"{row['id']}.{uuid.uuid4().hex[:8]}"
+            # A random task id: Celery logs it, and a job's id is a customer's capability.
+            dispatch_id = uuid.uuid4().hex
             try:
                 self.app.send_task(TASK, args=[row["id"]], task_id=dispatch_id, queue=QUEUE)
             except Exception as exc:
@@ -156,8 +163,9 @@ class Dispatch:
 
     def watch_broker(self) -> None:
         """Redis restarted empty (its run id changed): what it held is gone; send the
-        waiting jobs again. A message that waited far too long is sent again too (a
-        duplicate finds its job taken and is dropped)."""
+        waiting jobs again. A message that waited longer than a round takes is sent again
+        too (a worker that took it may have been unable to reach the shop); a duplicate
+        finds its job taken and is dropped."""
         run_id = self.broker_run_id()
         if run_id is not None and self._run_id is not None and run_id != self._run_id:
             with self.store.write() as db:

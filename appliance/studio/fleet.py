@@ -142,9 +142,12 @@ def live_capacity(store: Store, silent_seconds: float) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- one job, one attempt
 
-def claim(store: Store, name: str, job_id: str) -> SentJob:
+def claim(store: Store, name: str, job_id: str, *, dispatching: bool = True) -> SentJob:
     """Give `name` the job it was sent, as a new attempt. A job already ended, cancelled or
-    drawn by another live worker is refused (Conflict): the message was a duplicate."""
+    drawn by another live worker is refused (Conflict): the message was a duplicate. A shop
+    that takes its jobs from its own database again (`dispatching` False) gives none out."""
+    if not dispatching:
+        raise Conflict("This shop's own worker takes its jobs now (dispatcher = \"sqlite\"); none are given out.")
     with store.write() as db:
         row = db.execute(q.JOB_HOLDER, {"id": job_id}).fetchone()
         if row is None:
@@ -224,7 +227,9 @@ def finish(store: Store, images_dir: Path, name: str, job_id: str, attempt: int,
         raise Invalid("status", "must be done, failed or cancelled")
     job = jobs.get_job(store, job_id)
     if job.status != "running" and job.worker_id == name and job.attempts == attempt:
-        return "stored"
+        if job.status == status or (status == "done" and job.status == "cancelled"):
+            return "stored" if job.status == "done" else job.status
+        raise Conflict(f"Attempt {attempt} of this job is over: the job {job.status}.")
     job = _current(store, name, job_id, attempt)
     if status == "done" and not 1 <= len(images) <= job.count:
         raise Invalid("images", f"a finished round has 1 to {job.count} images")
@@ -237,7 +242,6 @@ def finish(store: Store, images_dir: Path, name: str, job_id: str, attempt: int,
     written: list[Path] = []
     try:
         rows = []
-        round_number = None
         for picture, data, seed, label in pictures:
             folder.mkdir(parents=True, exist_ok=True)
             image_id = new_id()
@@ -246,12 +250,10 @@ def finish(store: Store, images_dir: Path, name: str, job_id: str, attempt: int,
             os.replace(partial, folder / f"{image_id}.png")
             written.append(folder / f"{image_id}.png")
             check = _metal_check(picture, spec)
-            if round_number is None:
-                round_number = store.query_one(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id})["round"] + 1
             rows.append({
                 "id": image_id, "design_id": job.design_id, "job_id": job.id, "parent_id": job.parent_image_id,
                 "instruction": job.instruction, "path": f"{job.design_id}/{image_id}.png", "seed": int(seed),
-                "generator": generator, "label": (label or "")[:FACT_LENGTH] or None, "round": round_number,
+                "generator": generator, "label": (label or "")[:FACT_LENGTH] or None,
                 "width": picture.width, "height": picture.height, "spec_json": spec.model_dump_json(),
                 "spec_revision": job.spec_revision, "metal_check": check and check.verdict,
                 "metal_check_reason": check and check.reason, "now": now()})
@@ -262,8 +264,11 @@ def finish(store: Store, images_dir: Path, name: str, job_id: str, attempt: int,
                 "now": now()}).rowcount
             if not ended:
                 raise Conflict(f"Attempt {attempt} of this job is over.")
+            # Numbered in the same transaction: two workers finishing rounds of one design
+            # at once never share a round number.
+            round_number = db.execute(q.LAST_ROUND_FOR_DESIGN, {"design_id": job.design_id}).fetchone()[0] + 1
             for row in rows:
-                db.execute(q.INSERT_IMAGE, row)
+                db.execute(q.INSERT_IMAGE, {**row, "round": round_number})
             db.execute(q.WORKER_JOB_DONE, {"id": name, "now": now()})
     except BaseException:
         for path in written:                 # nothing half-stored: no rows, no files

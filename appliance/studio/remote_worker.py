@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from appliance.jewelry.specs import Spec
-from appliance.studio.fleet import PATH
+from appliance.studio.fleet import FACT_LENGTH, PATH
 from appliance.studio.generation import DeviceLost, Generator, resolve
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ class Refused(RuntimeError):
         super().__init__(f"the shop answered {status}: {detail}")
         self.status = status
         self.detail = detail
+
+
+class TokenRefused(RuntimeError):
+    """The shop no longer knows this worker's token (it was removed): the worker stops."""
 
 
 class AttemptOver(RuntimeError):
@@ -105,8 +109,10 @@ class RemoteProgress:
     """The latest step of the job, posted to the shop by its own thread at most every
     `every` seconds; remembers whether the shop said the customer cancelled."""
 
-    def __init__(self, post: Callable[[float, bytes | None], dict], every: float = 0.25):
-        self.post, self.every = post, every
+    def __init__(self, post: Callable[[float, bytes | None], dict], every: float = 0.25, keep_alive: float = 5.0):
+        # A step slower than `keep_alive` (a slow card, a long decode or upload) still tells
+        # the shop the job is alive: the last step is posted again.
+        self.post, self.every, self.keep_alive = post, every, keep_alive
         self.cancelled = False
         self.over = False
         self._latest = None
@@ -129,19 +135,22 @@ class RemoteProgress:
         self._thread.join(10)
 
     def _loop(self) -> None:
-        last = 0.0
+        last, posted = 0.0, 0.0
         while not self._closed.is_set():
-            self._wake.wait()
+            woken = self._wake.wait(self.keep_alive)
             pause = last + self.every - time.monotonic()
             if pause > 0 and self._closed.wait(pause):
                 return
             with self._lock:
                 item, self._latest = self._latest, None
                 self._wake.clear()
+            if item is None and not woken and not self._closed.is_set():
+                item = (posted, None)                # nothing new for a while: still alive
             if item is None or self._closed.is_set():
                 continue
             last = time.monotonic()
             fraction, preview = item
+            posted = fraction
             jpeg = None
             picture = resolve(preview)
             if picture is not None:
@@ -173,8 +182,9 @@ class RemoteWorker:
     # ------------------------------------------------------------ being there
 
     def facts(self) -> dict:
-        return {"generator": self.generator.name, "reason": self.generator_reason, "box": platform.node(),
-                "gpu": self.gpu, "model": self.model}
+        facts = {"generator": self.generator.name, "reason": self.generator_reason, "box": platform.node(),
+                 "gpu": self.gpu, "model": self.model}
+        return {key: str(value)[:FACT_LENGTH] for key, value in facts.items()}
 
     def announce(self) -> str:
         """Tell the shop this worker is here (its token names it); returns its name."""
@@ -182,11 +192,20 @@ class RemoteWorker:
         self.name = answer["name"]
         return self.name
 
-    def keep_announcing(self, every: float = 5.0) -> threading.Thread:
+    def keep_announcing(self, every: float = 5.0, on_refused: Callable[[str], None] = lambda why: None
+                        ) -> threading.Thread:
+        """Tell the shop every `every` seconds that this worker is alive; `on_refused(why)`
+        when the shop no longer knows its token (the worker was removed)."""
         def loop():
             while not self._stop.wait(every):
                 try:
                     self.client.call("POST", f"{self.path}/heartbeat", payload=self.facts(), retry=False)
+                except Refused as exc:
+                    if exc.status in (401, 403):
+                        log.error("the shop refused this worker's token (%s): stopping", exc.detail)
+                        on_refused(exc.detail)
+                        return
+                    log.warning("heartbeat to the shop failed: %s", exc)
                 except Exception as exc:
                     log.warning("heartbeat to the shop failed: %s", exc)
         thread = threading.Thread(target=loop, name="diamra-heartbeat", daemon=True)
@@ -211,6 +230,8 @@ class RemoteWorker:
             if exc.status == 404:
                 log.info("job %s… no longer exists", job_id[:6])
                 return "skipped"
+            if exc.status in (401, 403):
+                raise TokenRefused(exc.detail) from None
             raise
         attempt = sent["attempt"]
         base = f"{self.path}/jobs/{job_id}/attempts/{attempt}"

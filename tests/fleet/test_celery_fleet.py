@@ -106,3 +106,16 @@ def test_a_worker_with_a_wrong_token_is_refused(fleet_shop, tmp_path):
                              env=fleet_shop.env, capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "Cannot read the worker token file" in missing.stderr
     assert not Path(tmp_path / "w" / "diamra.db").exists()      # a worker box keeps no database
+
+
+def test_a_removed_worker_stops_and_takes_no_job_with_it(fleet_shop):
+    from appliance.studio import fleet
+    removed = fleet_shop.worker("gpu-1", ms_per_image=100)
+    fleet_shop.worker("gpu-2", ms_per_image=100)
+    fleet.remove_worker(fleet_shop.store, "gpu-1")
+    ids = fleet_shop.enqueue(6, images=1)
+    done = fleet_shop.wait_all(ids, timeout=60)
+    assert [job.status for job in done] == ["done"] * 6
+    assert {job.worker_id for job in done} == {"gpu-2"}
+    assert removed.process.wait(30) == 0              # a warm shutdown; systemd leaves it stopped
+    assert "refused its token" in removed.log.read_text()

@@ -4,6 +4,7 @@ sends again."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis as redis_client
@@ -105,7 +106,10 @@ def test_the_broker_address_is_logged_without_its_password():
 def test_the_shop_keeps_its_retention_sweep_without_a_worker_of_its_own(broker, shop_store):
     swept = []
     sender = dispatch.Dispatch(shop_store, broker.url, silent_seconds=30, max_attempts=2,
-                               housekeeping=lambda: swept.append(1), housekeeping_every_seconds=3600)
+                               housekeeping=lambda: swept.append(1), housekeeping_every_seconds=0.3)
+    sender.tick()
+    assert swept == []                     # not on the start's path
+    time.sleep(0.35)
     sender.tick()
     sender.tick()
     assert swept == [1]

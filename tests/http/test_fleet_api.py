@@ -23,6 +23,14 @@ def png(colour=(200, 170, 120), size=64) -> bytes:
 
 
 @pytest.fixture
+def settings(tmp_path):
+    """A shop whose jobs go to GPU workers (the broker is not reached in these tests)."""
+    from appliance.config import load_settings
+    return load_settings(tmp_path / "data", generator="sketch", image_size=256, dispatcher="celery",
+                         broker_url="redis://:unused@127.0.0.1:1/0")
+
+
+@pytest.fixture
 def gpu(staff, store):
     token = fleet.add_worker(store, "gpu-1", by="test")
     staff.headers["Authorization"] = f"Bearer {token}"
@@ -100,6 +108,26 @@ def test_a_removed_worker_is_refused_and_its_job_goes_back_to_the_queue(gpu, sto
     assert jobs.get_job(store, job_id).status == "queued"
     answer = gpu.post(f"{PATH}/jobs/{job_id}/attempts/1/progress", json={"fraction": 0.5})
     assert answer.status_code == 401 and "not the token" in answer.json()["detail"]
+
+
+def test_a_shop_that_claims_its_own_jobs_gives_none_out(gpu, store, staff):
+    staff.app.state.settings = staff.app.state.settings.__class__(
+        **{**staff.app.state.settings.__dict__, "dispatcher": "sqlite"})
+    job_id = queued(store)
+    answer = gpu.post(f"{PATH}/jobs/{job_id}/claim")
+    assert answer.status_code == 409 and "dispatcher" in answer.json()["detail"]
+    assert jobs.get_job(store, job_id).status == "queued"
+
+
+def test_a_late_result_for_a_failed_job_is_not_called_stored(gpu, store):
+    job_id = queued(store)
+    gpu.post(f"{PATH}/jobs/{job_id}/claim")
+    with store.write() as db:
+        db.execute("UPDATE jobs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id", {"id": job_id})
+    assert fleet.sweep(store, silent_seconds=30, max_attempts=1) == ([], [job_id])
+    data, files = finish_form([png(), png()])
+    answer = gpu.post(f"{PATH}/jobs/{job_id}/attempts/1/finish", data=data, files=files)
+    assert answer.status_code == 409 and "failed" in answer.json()["detail"]
 
 
 def test_names_and_duplicates(store):
