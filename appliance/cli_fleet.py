@@ -134,7 +134,7 @@ def run_celery_worker(settings: Settings, shop_url: str, token_file: str) -> int
         from celery.exceptions import Reject
         from celery.worker import state
         try:
-            return remote.draw(job_id, revoked=lambda: task.request.id in state.revoked)
+            return remote.draw(job_id, revoked=lambda: task.request.id in state.revoked, task=task.request.id)
         except TokenRefused as exc:
             stop_for_good(str(exc))
             raise Reject(f"this worker's token was refused: {exc}", requeue=True) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,10 +57,11 @@ def heartbeat(request: Request, facts: Facts, name: str = Depends(fleet_worker))
 
 
 @api.post("/jobs/{job_id}/claim")
-def claim(request: Request, job_id: str, name: str = Depends(fleet_worker)):
+def claim(request: Request, job_id: str, task: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+          name: str = Depends(fleet_worker)):
     _check_job_id(job_id)
     dispatching = request.app.state.settings.dispatcher == "celery"
-    return fleet.claim(store_of(request), name, job_id, dispatching=dispatching).as_dict()
+    return fleet.claim(store_of(request), name, job_id, dispatching=dispatching, task=task).as_dict()
 
 
 @api.get("/jobs/{job_id}/attempts/{attempt}/inputs/{kind}")

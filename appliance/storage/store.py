@@ -327,7 +327,7 @@ INSERT INTO worker_tokens (name, token_sha256, created_by, created_at) VALUES (:
 WORKER_TOKEN_BY_HASH = "SELECT name FROM worker_tokens WHERE token_sha256 = :sha256"
 WORKER_TOKEN_NAMED = "SELECT 1 FROM worker_tokens WHERE name = :name"
 RUNNING_JOBS_OF_WORKER = "SELECT id, attempts FROM jobs WHERE worker_id = :id AND status = 'running'"
-JOB_HOLDER = "SELECT status, worker_id, attempts FROM jobs WHERE id = :id"
+JOB_HOLDER = "SELECT status, worker_id, attempts, dispatch_id FROM jobs WHERE id = :id"
 WORKER_TOKEN_NAMES = "SELECT name, created_by, created_at FROM worker_tokens ORDER BY name"
 DELETE_WORKER_TOKEN = "DELETE FROM worker_tokens WHERE name = :name"
 UPSERT_REMOTE_WORKER = """
@@ -366,7 +366,8 @@ SELECT COUNT(*) AS n FROM jobs WHERE worker_id = :id AND status IN ('done', 'fai
 # (a claim repeated after a lost answer).
 CLAIM_SENT_JOB = """
 UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = :worker_id,
-       started_at = :now, heartbeat_at = :now, progress = 0, dispatched_at = NULL
+       started_at = :now, heartbeat_at = :now, progress = 0, dispatched_at = NULL,
+       dispatch_id = COALESCE(:task, dispatch_id)
 WHERE id = :id AND status = 'queued'
 """
 REMOTE_JOB_PROGRESS = """

@@ -142,23 +142,27 @@ def live_capacity(store: Store, silent_seconds: float) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- one job, one attempt
 
-def claim(store: Store, name: str, job_id: str, *, dispatching: bool = True) -> SentJob:
+def claim(store: Store, name: str, job_id: str, *, dispatching: bool = True, task: str | None = None) -> SentJob:
     """Give `name` the job it was sent, as a new attempt. A job already ended, cancelled or
     drawn by another live worker is refused (Conflict): the message was a duplicate. A shop
-    that takes its jobs from its own database again (`dispatching` False) gives none out."""
+    that takes its jobs from its own database again (`dispatching` False) gives none out.
+    `task` is the Celery message's id: the same message claiming again (its answer was lost
+    on the way) gets the same attempt back."""
     if not dispatching:
         raise Conflict("This shop's own worker takes its jobs now (dispatcher = \"sqlite\"); none are given out.")
     with store.write() as db:
         row = db.execute(q.JOB_HOLDER, {"id": job_id}).fetchone()
         if row is None:
             raise NotFound("No such job.")
-        status, worker_id, attempts = row
-        if status == "running" and worker_id == name:
+        status, worker_id, attempts, dispatch_id = row
+        again = status == "running" and worker_id == name and task is not None and task == dispatch_id
+        if status == "running" and worker_id == name and not again:
             # This worker restarted and was sent its job again: its earlier attempt is over.
             db.execute(q.REQUEUE_SILENT_JOB, {"id": job_id, "attempt": attempts})
-        elif status != "queued":
+        elif status != "queued" and not again:
             raise Conflict(f"The job is {status}" + (f" on {worker_id}" if status == "running" else "") + ".")
-        db.execute(q.CLAIM_SENT_JOB, {"id": job_id, "worker_id": name, "now": now()})
+        if not again:
+            db.execute(q.CLAIM_SENT_JOB, {"id": job_id, "worker_id": name, "now": now(), "task": task})
     job = jobs.get_job(store, job_id)
     design = designs.get_design(store, job.design_id)
     log.info("job %s taken by %s (attempt %d)", shown(job_id), name, job.attempts)

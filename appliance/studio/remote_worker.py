@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -217,12 +218,14 @@ class RemoteWorker:
 
     # ------------------------------------------------------------ one job
 
-    def draw(self, job_id: str, revoked: Callable[[], bool] = lambda: False) -> str:
+    def draw(self, job_id: str, revoked: Callable[[], bool] = lambda: False, task: str | None = None) -> str:
         """Take the job, draw it, hand it back. Returns what became of it: done, failed,
         cancelled, skipped (a duplicate message: the job was taken or ended) or over
-        (the shop gave the job to another attempt meanwhile)."""
+        (the shop gave the job to another attempt meanwhile). `task` is the message's id:
+        a claim repeated after a lost answer keeps its attempt."""
+        path = f"{self.path}/jobs/{job_id}/claim" + (f"?{urllib.parse.urlencode({'task': task})}" if task else "")
         try:
-            sent = self.client.call("POST", f"{self.path}/jobs/{job_id}/claim").json()
+            sent = self.client.call("POST", path).json()
         except AttemptOver as exc:
             log.info("job %s… not taken: %s", job_id[:6], exc)
             return "skipped"

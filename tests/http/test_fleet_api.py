@@ -130,6 +130,15 @@ def test_a_late_result_for_a_failed_job_is_not_called_stored(gpu, store):
     assert answer.status_code == 409 and "failed" in answer.json()["detail"]
 
 
+def test_a_claim_repeated_after_a_lost_answer_keeps_its_attempt(gpu, store):
+    job_id = queued(store)
+    assert gpu.post(f"{PATH}/jobs/{job_id}/claim?task=message-1").json()["attempt"] == 1
+    assert gpu.post(f"{PATH}/jobs/{job_id}/claim?task=message-1").json()["attempt"] == 1
+    # Another message for the same job: this worker restarted, its earlier attempt is over.
+    assert gpu.post(f"{PATH}/jobs/{job_id}/claim?task=message-2").json()["attempt"] == 2
+    assert gpu.post(f"{PATH}/jobs/{job_id}/claim?task=bad id!").status_code == 422
+
+
 def test_names_and_duplicates(store):
     fleet.add_worker(store, "gpu-2", by="test")
     with pytest.raises(Exception, match="exists already"):
