@@ -25,6 +25,7 @@ from PIL import Image
 from appliance.jewelry.specs import Spec
 from appliance.studio.fleet import FACT_LENGTH, PATH
 from appliance.studio.generation import DeviceLost, Generator, resolve
+from appliance.studio.round_output import LatestStep
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class ShopClient:
                 try:
                     detail = json.loads(detail).get("detail", detail)
                 except (ValueError, AttributeError):
-                    pass
+                    detail = detail or f"HTTP {exc.code}"     # not the shop's JSON: its text as it came
                 if exc.code == 409:
                     raise AttemptOver(str(detail)) from None
                 if exc.code >= 500 and time.monotonic() < deadline:
@@ -106,65 +107,32 @@ class ShopClient:
                 pause = min(pause * 2, 5)
 
 
-class RemoteProgress:
+class RemoteProgress(LatestStep):
     """The latest step of the job, posted to the shop by its own thread at most every
-    `every` seconds; remembers whether the shop said the customer cancelled."""
+    `every` seconds; a step slower than `keep_alive` (a slow card, a long decode or upload)
+    still tells the shop the job is alive. Remembers whether the shop said the customer
+    cancelled, or gave the job to another attempt."""
 
     def __init__(self, post: Callable[[float, bytes | None], dict], every: float = 0.25, keep_alive: float = 5.0):
-        # A step slower than `keep_alive` (a slow card, a long decode or upload) still tells
-        # the shop the job is alive: the last step is posted again.
-        self.post, self.every, self.keep_alive = post, every, keep_alive
+        self.post = post
         self.cancelled = False
         self.over = False
-        self._latest = None
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="diamra-remote-progress", daemon=True)
-        self._thread.start()
+        super().__init__(every, keep_alive, name="diamra-remote-progress")
 
-    def update(self, fraction: float, preview=None) -> None:
-        with self._lock:
-            if preview is None and self._latest is not None:
-                preview = self._latest[1]
-            self._latest = (fraction, preview)
-        self._wake.set()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-        self._thread.join(10)
-
-    def _loop(self) -> None:
-        last, posted = 0.0, 0.0
-        while not self._closed.is_set():
-            woken = self._wake.wait(self.keep_alive)
-            pause = last + self.every - time.monotonic()
-            if pause > 0 and self._closed.wait(pause):
-                return
-            with self._lock:
-                item, self._latest = self._latest, None
-                self._wake.clear()
-            if item is None and not woken and not self._closed.is_set():
-                item = (posted, None)                # nothing new for a while: still alive
-            if item is None or self._closed.is_set():
-                continue
-            last = time.monotonic()
-            fraction, preview = item
-            posted = fraction
-            jpeg = None
-            picture = resolve(preview)
-            if picture is not None:
-                buffer = io.BytesIO()
-                picture.convert("RGB").resize((256, 256)).save(buffer, format="JPEG", quality=70)
-                jpeg = buffer.getvalue()
-            try:
-                answer = self.post(fraction, jpeg)
-                self.cancelled = self.cancelled or bool(answer.get("cancel"))
-            except AttemptOver:
-                self.over = True
-            except Exception as exc:            # a lost progress line never stops the round
-                log.warning("could not report progress: %s", exc)
+    def _deliver(self, fraction: float, preview) -> None:
+        jpeg = None
+        picture = resolve(preview)
+        if picture is not None:
+            buffer = io.BytesIO()
+            picture.convert("RGB").resize((256, 256)).save(buffer, format="JPEG", quality=70)
+            jpeg = buffer.getvalue()
+        try:
+            answer = self.post(fraction, jpeg)
+            self.cancelled = self.cancelled or bool(answer.get("cancel"))
+        except AttemptOver:
+            self.over = True
+        except Exception as exc:            # a lost progress line never stops the round
+            log.warning("could not report progress: %s", exc)
 
 
 class RemoteWorker:

@@ -31,24 +31,24 @@ log = logging.getLogger(__name__)
 PNG_COMPRESS_LEVEL = 3
 
 
-class ProgressReporter:
-    """The latest step of one job, written at most every `every` seconds by its own thread."""
+class LatestStep:
+    """A round's latest step (progress and preview), taken at once from the drawing loop
+    and delivered by its own thread at most every `every` seconds; older steps are
+    dropped. With `keep_alive`, a round silent that long delivers its last step again
+    (without a preview). Subclasses deliver (`_deliver`)."""
 
-    def __init__(self, store: Store, images_dir: Path, job_id: str, heartbeat: Callable[[], None] = lambda: None,
-                 every: float = 0.25):
-        self.store, self.images_dir, self.job_id = store, Path(images_dir), job_id
-        self.heartbeat, self.every = heartbeat, every
-        self.writes = 0
+    def __init__(self, every: float = 0.25, keep_alive: float | None = None, name: str = "diamra-progress"):
+        self.every, self.keep_alive = every, keep_alive
         self._latest: tuple[float, Preview] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="diamra-progress", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def update(self, fraction: float, preview: Preview = None) -> None:
         """Called by the generator between steps: only remembers (a step without a preview
-        keeps the newest preview not yet written)."""
+        keeps the newest preview not yet delivered)."""
         with self._lock:
             if preview is None and self._latest is not None:
                 preview = self._latest[1]
@@ -56,10 +56,47 @@ class ProgressReporter:
         self._wake.set()
 
     def close(self) -> None:
-        """The round is over: what was not written yet is not worth writing."""
+        """The round is over: what was not delivered yet is not worth delivering."""
         self._closed.set()
         self._wake.set()
         self._thread.join(10)
+
+    def _run(self) -> None:
+        self._loop()
+
+    def _loop(self) -> None:
+        last, delivered = 0.0, 0.0
+        while not self._closed.is_set():
+            woken = self._wake.wait(self.keep_alive)
+            pause = last + self.every - time.monotonic()
+            if pause > 0 and self._closed.wait(pause):
+                return
+            with self._lock:
+                item, self._latest = self._latest, None
+                self._wake.clear()
+            if item is None and not woken and not self._closed.is_set():
+                item = (delivered, None)             # nothing new for a while: still alive
+            if item is None or self._closed.is_set():
+                continue
+            last, delivered = time.monotonic(), item[0]
+            self._deliver(*item)
+
+    def _deliver(self, fraction: float, preview: Preview) -> None:
+        raise NotImplementedError
+
+
+class ProgressReporter(LatestStep):
+    """The latest step of one job, written to the store at most every `every` seconds."""
+
+    def __init__(self, store: Store, images_dir: Path, job_id: str, heartbeat: Callable[[], None] = lambda: None,
+                 every: float = 0.25):
+        self.store, self.images_dir, self.job_id = store, Path(images_dir), job_id
+        self.heartbeat = heartbeat
+        self.writes = 0
+        super().__init__(every)
+
+    def close(self) -> None:
+        super().close()
         if self._thread.is_alive():
             log.warning("the progress writer of job %s is still waiting on the database", self.job_id[:6])
 
@@ -69,23 +106,11 @@ class ProgressReporter:
         finally:
             self.store.release_thread_connection()
 
-    def _loop(self) -> None:
-        last = 0.0
-        while not self._closed.is_set():
-            self._wake.wait()
-            pause = last + self.every - time.monotonic()
-            if pause > 0 and self._closed.wait(pause):
-                return
-            with self._lock:
-                item, self._latest = self._latest, None
-                self._wake.clear()
-            if item is None or self._closed.is_set():
-                continue
-            last = time.monotonic()
-            try:
-                self._write(*item)
-            except Exception:  # a lost progress line never stops the round
-                log.exception("could not write the progress of job %s", self.job_id[:6])
+    def _deliver(self, fraction: float, preview: Preview) -> None:
+        try:
+            self._write(fraction, preview)
+        except Exception:  # a lost progress line never stops the round
+            log.exception("could not write the progress of job %s", self.job_id[:6])
 
     def _write(self, fraction: float, preview: Preview) -> None:
         path = None

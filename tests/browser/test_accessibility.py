@@ -265,8 +265,9 @@ def test_the_workers_page_passes_axe_and_fits_the_screen(shop, browser, jeweler,
     failures = check_pages(page, {"/staff/workers": shop["staff"] + "/staff/workers"}, size)
     expect(page.locator(f"#waiting-{seeded['waiting'][0][:6]}")).to_contain_text("1 (next)")
     expect(page.locator("#worker-gpu-3-state")).to_contain_text("Not answering")
+    # The page refreshes itself every 3 s: wait for that poll's answer, then check the page again.
     with page.expect_response(lambda r: r.url.endswith("/staff/workers/live"), timeout=10_000) as polled:
-        pass
+        page.wait_for_timeout(0)
     assert polled.value.status == 200
     page.wait_for_load_state("networkidle")
     failures += [f"/staff/workers at {size} after a refresh: {p}" for p in axe_problems(page) + layout_problems(page)]
